@@ -1,0 +1,3 @@
+from autocli.cli import main
+
+main()

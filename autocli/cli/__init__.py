@@ -1,0 +1,104 @@
+"""The Typer app and main(): the one error boundary of autocli.
+
+Command modules import only typer and the options here at import time; torch and the
+model code are imported inside the command functions, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from autocli import __version__, errors
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok · 1 internal error · 2 usage · 3 checkpoint not reachable · "
+    "4 invalid or unsafe checkpoint · 5 unsupported · 6 compat requirement failed · "
+    "7 some batch inputs failed"
+)
+
+app = typer.Typer(
+    name="autocli",
+    help="Load, inspect and run Hugging Face-format checkpoints.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autocli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Load, inspect and run Hugging Face-format checkpoints."""
+
+
+# One line per command; each module holds one subcommand.
+from autocli.cli import inspect as _inspect  # noqa: E402
+from autocli.cli import tokenize as _tokenize  # noqa: E402
+
+app.command("inspect", epilog=_inspect.EPILOG)(_inspect.inspect_cmd)
+app.command("tokenize", epilog=_tokenize.EPILOG)(_tokenize.tokenize_cmd)
+
+
+def _fail(message: str, hint: str | None, code: int) -> int:
+    err = sys.stderr
+    print(f"error: {message}", file=err)
+    if hint:
+        print(f"hint: {hint}", file=err)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; every known failure becomes one line + hint."""
+    debug = os.environ.get("AUTOCLI_DEBUG", "") not in ("", "0")
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="autocli", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except errors.AutocliError as e:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        return _fail(e.message, e.hint, e.exit_code)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # `autocli` or `autocli CMD` with nothing to do: show the help, as a usage error.
+        print(e.ctx.get_help(), file=sys.stderr)
+        return errors.USAGE
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx else "autocli"
+        return _fail(e.format_message(), f"see `{cmd} --help`", errors.USAGE)
+    except click.ClickException as e:
+        return _fail(e.format_message(), None, e.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `autocli ... | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as e:  # the one place that catches everything
+        if debug:
+            raise
+        return _fail(
+            f"internal error: {type(e).__name__}: {e}",
+            "this is a bug in autocli; rerun with AUTOCLI_DEBUG=1 for the traceback and report it",
+            errors.INTERNAL,
+        )
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,92 @@
+"""Shared option aliases: every command spells the common options the same way."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class DType(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+HUB = "Checkpoint location"
+OUT = "Output"
+RUN = "Running"
+
+Checkpoint = Annotated[
+    str,
+    typer.Argument(
+        help="A local folder, or a Hub repo id with an optional revision: org/name or org/name@rev.",
+        show_default=False,
+    ),
+]
+Revision = Annotated[
+    Optional[str], typer.Option("--revision", help="Branch, tag or commit on the Hub.", rich_help_panel=HUB)
+]
+Offline = Annotated[
+    bool,
+    typer.Option("--offline", help="Use only the local cache (also HF_HUB_OFFLINE=1).", rich_help_panel=HUB),
+]
+CacheDir = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Hugging Face cache folder (default: HF_HUB_CACHE / HF_HOME).", rich_help_panel=HUB),
+]
+Token = Annotated[
+    Optional[str],
+    typer.Option("--token", help="Hub access token (also HF_TOKEN).", rich_help_panel=HUB, show_default=False),
+]
+FormatOpt = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="table on a terminal; json: one document; jsonl: one object per input.", rich_help_panel=OUT),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.", rich_help_panel=OUT)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.", rich_help_panel=OUT)]
+InputFile = Annotated[
+    Optional[Path],
+    typer.Option("--input", "-i", help="Read inputs from FILE, one per line ('-' = stdin).", rich_help_panel="Input"),
+]
+JsonlInput = Annotated[
+    bool,
+    typer.Option("--jsonl", help="Inputs are JSON objects, one per line, with named fields.", rich_help_panel="Input"),
+]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to run the model.", rich_help_panel=RUN)]
+DTypeOpt = Annotated[
+    DType,
+    typer.Option("--dtype", help="Compute dtype; auto = float32 on CPU, the checkpoint's dtype on GPU.", rich_help_panel=RUN),
+]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass.", rich_help_panel=RUN)]
+MaxLength = Annotated[
+    Optional[int], typer.Option("--max-length", min=1, help="Truncate inputs to N tokens.", rich_help_panel=RUN)
+]
+AllowPickle = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Allow pytorch_model.bin weights (loaded with weights_only=True).",
+        rich_help_panel=RUN,
+    ),
+]
+
+
+def output_format(fmt: Format, json_flag: bool) -> Format:
+    return Format.json if json_flag else fmt
