@@ -19,6 +19,7 @@ TASKS = (
     "seq2seq-lm",
     "multiple-choice",
     "next-sentence-prediction",
+    "replaced-token-detection",
 )
 TASK_ALIASES = {
     "feature-extraction": "base",
@@ -34,6 +35,7 @@ TASK_ALIASES = {
     "text2text-generation": "seq2seq-lm",
     "choose": "multiple-choice",
     "nsp": "next-sentence-prediction",
+    "rtd": "replaced-token-detection",
 }
 
 # `architectures` class-name suffix -> task; the first suffix that matches wins.
@@ -76,10 +78,121 @@ class Family:
     # "base" needs none. A task missing here is a head this architecture does not have.
     heads: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)  # config defaults a variant row sets
+    # head weight -> embedding weight it *is* when config.tie_word_embeddings (overrides give the family's
+    # default): a tied causal LM's head is trained whenever its embeddings are there.
+    tied: dict = field(default_factory=dict)
+    # checkpoint key prefix -> the prefix our modules use (the family's sanitize() renames the same way): older
+    # or alternative head names, so compat recognises a head exactly when the loader would.
+    renames: dict = field(default_factory=dict)
+    # task -> why autocli does not run a head transformers has (compat says so instead of "no such head").
+    not_run: dict = field(default_factory=dict)
 
 
 # model_type -> Family. Rows are added as families are implemented.
 FAMILIES: dict[str, Family] = {}
+
+# Encoders (issue 3). One classifier.* serves three tasks; trained_heads() tells them apart by architectures.
+_CLS = ("classifier.",)
+_ROBERTA_HEADS = {
+    "base": (),
+    "sequence-classification": _CLS,
+    "token-classification": _CLS,
+    "question-answering": ("qa_outputs.",),
+    "masked-lm": ("lm_head.",),
+    "multiple-choice": _CLS,
+}
+# BERT-likes configured as decoders (BertLMHeadModel, *ForCausalLM) are left out: their use is as the decoder
+# half of an EncoderDecoderModel, which autocli does not run.
+_AS_DECODER = {"causal-lm": "autocli does not run encoders configured as decoders (is_decoder=True)"}
+FAMILIES.update({
+    "bert": Family("bert", "bert", {
+        "base": (),
+        "sequence-classification": _CLS,
+        "token-classification": _CLS,
+        "question-answering": ("qa_outputs.",),
+        "masked-lm": ("cls.predictions.",),
+        "multiple-choice": _CLS,
+        "next-sentence-prediction": ("cls.seq_relationship.",),
+    }, not_run=_AS_DECODER),
+    "roberta": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
+    "xlm-roberta": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
+    "camembert": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
+    "distilbert": Family("distilbert", "distilbert", {
+        "base": (),
+        "sequence-classification": ("pre_classifier.", "classifier."),
+        "token-classification": _CLS,
+        "question-answering": ("qa_outputs.",),
+        "masked-lm": ("vocab_transform.", "vocab_projector."),
+        "multiple-choice": ("pre_classifier.", "classifier."),
+    }),
+    "albert": Family("albert", "albert", {
+        "base": (),
+        "sequence-classification": _CLS,
+        "token-classification": _CLS,
+        "question-answering": ("qa_outputs.",),
+        "masked-lm": ("predictions.",),
+        "multiple-choice": _CLS,
+    }),
+    "electra": Family("electra", "electra", {
+        "base": (),
+        "sequence-classification": _CLS,
+        "token-classification": _CLS,
+        "question-answering": ("qa_outputs.",),
+        "masked-lm": ("generator_predictions.", "generator_lm_head."),
+        "multiple-choice": _CLS,
+        "replaced-token-detection": ("discriminator_predictions.",),
+    }, not_run=_AS_DECODER),
+})
+
+# DeBERTa and ModernBERT (issue 7). DeBERTa's classification heads read a top-level `pooler.`; its new-style
+# MLM keys (`lm_predictions.lm_head.`) are renamed to `cls.predictions.` by sanitize(). ModernBERT's
+# classification, tagging and QA heads all share `head.` + `classifier.` (architectures tells them apart).
+_DEBERTA_HEADS = {
+    "base": (),
+    "sequence-classification": ("pooler.", "classifier."),
+    "token-classification": _CLS,
+    "question-answering": ("qa_outputs.",),
+    "masked-lm": ("cls.predictions.",),
+    "multiple-choice": ("pooler.", "classifier."),
+}
+_MODERNBERT_CLS = ("head.", "classifier.")
+_DEBERTA_RENAMES = {"lm_predictions.lm_head.": "cls.predictions."}
+FAMILIES.update({
+    "deberta-v2": Family("deberta_v2", "deberta", _DEBERTA_HEADS, renames=_DEBERTA_RENAMES),
+    "deberta": Family("deberta", "deberta", {t: p for t, p in _DEBERTA_HEADS.items() if t != "multiple-choice"},
+                      renames=_DEBERTA_RENAMES),
+    "modernbert": Family("modernbert", "model", {
+        "base": (),
+        "sequence-classification": _MODERNBERT_CLS,
+        "token-classification": _MODERNBERT_CLS,
+        "question-answering": _MODERNBERT_CLS,
+        "masked-lm": ("head.",),  # decoder.weight is tied, decoder.bias optional (decoder_bias)
+        "multiple-choice": _MODERNBERT_CLS,
+    }),
+})
+
+# Decoders (issue 4). A causal LM's head is `lm_head.`, or the embeddings when tie_word_embeddings (Family.tied).
+# Variants of llama are rows: overrides give their config class's defaults plus what their modeling file
+# hard-codes (`_qkv_bias`, `_o_bias`, `_mlp_bias`, `_qk_norm`, `_sliding`), keys config.json never carries.
+_LM = ("lm_head.",)
+_GPT_HEADS = {"base": (), "causal-lm": _LM, "sequence-classification": ("score.",), "question-answering": ("qa_outputs.",)}
+_LLAMA_HEADS = {**_GPT_HEADS, "token-classification": ("score.",)}
+_UNTIED = {"tie_word_embeddings": False}
+_LLAMA_TIED = {"lm_head.weight": "model.embed_tokens.weight"}
+_QWEN = {**_UNTIED, "_sliding": "layer_types", "sliding_window": 4096, "max_window_layers": 28, "max_position_embeddings": 32768, "_mlp_bias": False}
+FAMILIES.update({
+    "gpt2": Family("gpt2", "transformer", {**_GPT_HEADS, "token-classification": ("classifier.",)},
+                   {"tie_word_embeddings": True}, {"lm_head.weight": "transformer.wte.weight"}),
+    "gptj": Family("gptj", "transformer", _GPT_HEADS, _UNTIED, {"lm_head.weight": "transformer.wte.weight"}),
+    "gpt_neox": Family("gpt_neox", "gpt_neox", {**_GPT_HEADS, "token-classification": ("classifier.",)},
+                       _UNTIED, {"lm_head.weight": "gpt_neox.embed_in.weight"}, renames={"embed_out.": "lm_head."}),
+    "llama": Family("llama", "model", _LLAMA_HEADS, _UNTIED, _LLAMA_TIED),
+    "mistral": Family("llama", "model", _LLAMA_HEADS, {
+        **_UNTIED, "_sliding": "all", "sliding_window": 4096, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+        "_qkv_bias": False, "_o_bias": False, "_mlp_bias": False}, _LLAMA_TIED),
+    "qwen2": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qkv_bias": True, "_o_bias": False}, _LLAMA_TIED),
+    "qwen3": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qk_norm": True, "head_dim": 128}, _LLAMA_TIED),
+})
 
 
 def canonical_task(name: str) -> str | None:
@@ -117,13 +230,16 @@ def _has_prefix(keys: set[str] | list[str], prefix: str) -> bool:
     return any(k.startswith(prefix) for k in keys)
 
 
-def trained_heads(fam: Family, keys, architectures: list[str]) -> set[str]:
+def trained_heads(fam: Family, keys, architectures: list[str], config: dict | None = None) -> set[str]:
     """Tasks whose head weights are in the checkpoint.
 
     Heads that share key names (BERT's `classifier.` serves sequence, token and multiple-choice
     classification) are told apart by `architectures`: the declared one owns the weights.
+    With the raw config, tied heads (fam.tied) count as present when their embeddings are.
     """
-    keys = set(keys)
+    keys = canonical_keys(fam, keys)
+    if config is not None:
+        keys |= tied_keys(fam, keys, config)
     declared = set(declared_tasks(architectures))
     present = {task for task, prefixes in fam.heads.items() if prefixes and all(_has_prefix(keys, p) for p in prefixes)}
     out = set()
@@ -135,6 +251,26 @@ def trained_heads(fam: Family, keys, architectures: list[str]) -> set[str]:
         out |= present  # *ForPreTraining checkpoints carry every head they name
     out.add("base")
     return out
+
+
+def canonical_keys(fam: Family, keys) -> set[str]:
+    """A checkpoint's key names as our modules call them (Family.renames)."""
+    out = set()
+    for k in keys:
+        for old, new in fam.renames.items():
+            if k.startswith(old):
+                k = new + k[len(old):]
+                break
+        out.add(k)
+    return out
+
+
+def tied_keys(fam: Family, keys, config: dict) -> set[str]:
+    """Head weight names a tied checkpoint holds through its embeddings (GPT-2's `lm_head.weight`)."""
+    if not {**fam.overrides, **config}.get("tie_word_embeddings", True):
+        return set()
+    keys = canonical_keys(fam, keys)
+    return {head for head, emb in fam.tied.items() if emb in keys or emb.split(".", 1)[-1] in keys}
 
 
 def generic_heads(keys) -> list[str]:

@@ -121,3 +121,293 @@ def finish(batch: Batch, what: str = "inputs") -> None:
 
     if batch.failed:
         raise BatchIncomplete(f"{batch.failed} of {len(batch.records)} {what} failed", "each failure is in its own output record")
+
+
+COMPAT_STYLES = {
+    "ready": "green",
+    "head-untrained": "yellow",
+    "unsupported-head": "dim",
+    "family-unsupported": "magenta",
+    "blocked": "red",
+    "error": "bold red",
+}
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+@table("CompatReport")
+def compat_tables(report) -> list:
+    """Several checkpoints: a tasks × checkpoints matrix first. Then per checkpoint its verdicts with
+    reasons, and its lint findings."""
+    from rich.markup import escape
+
+    def verdict(r, t) -> str:
+        v = r.verdicts[t].verdict
+        return ("[bold]✗[/] " if t in r.failed else "") + f"[{COMPAT_STYLES.get(v, '')}]{v}[/]"
+
+    def task(t) -> str:
+        return t + (" *" if t in report.required else "")
+
+    note = "  (* required, ✗ not met)" if report.required else ""
+    out = []
+    if len(report.checkpoints) > 1:
+        matrix = simple_table("task", *(escape(r.checkpoint) for r in report.checkpoints), title="compat" + note)
+        for t in report.tasks:
+            matrix.add_row(task(t), *(verdict(r, t) for r in report.checkpoints))
+        out.append(matrix)
+    for r in report.checkpoints:
+        title = escape(r.checkpoint) + (f" ({escape(r.model_type)})" if r.model_type else "")
+        reasons = simple_table("task", "verdict", "reason", title=title + (note if len(report.checkpoints) == 1 else ""))
+        for t in report.tasks:
+            reasons.add_row(task(t), verdict(r, t), escape(r.verdicts[t].reason))
+        out.append(reasons)
+        if r.findings:
+            lint = simple_table("severity", "finding", "message", title=f"lint: {escape(r.checkpoint)}")
+            for f in r.findings:
+                lint.add_row(f"[{SEVERITY_STYLES.get(f.severity, '')}]{f.severity}[/]", f.name, escape(f.message))
+            out.append(lint)
+    return out
+
+
+# --- generate (issue 4) --------------------------------------------------------------------------
+
+@table("GenerationSettings")
+def generation_settings_table(s):
+    from rich.markup import escape
+
+    tbl = simple_table("setting", "value", "source", title="generation settings")
+    for item in s.settings:
+        tbl.add_row(item.name, escape(json.dumps(item.value, ensure_ascii=False)), item.source)
+    return tbl
+
+
+def write_stream(text: str) -> None:
+    """Generated text as it arrives: written and flushed at once."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def generation_stats(stats) -> None:
+    """--stats: one line per batch of prompts, on stderr."""
+    mem = stats.peak_memory_bytes
+    parts = [
+        f"prompts {stats.prompts}",
+        f"prompt tokens {stats.prompt_tokens}",
+        f"prefill {stats.prefill_tokens_per_s:.1f} tok/s",
+        f"time to first token {stats.ttft_s * 1000:.1f} ms",
+        f"decode {stats.decode_tokens_per_s:.1f} tok/s ({stats.new_tokens} tokens)",
+        f"peak memory {mem / 2**20:.0f} MiB" if mem is not None else "peak memory n/a",
+    ]
+    print("stats: " + " · ".join(parts), file=sys.stderr, flush=True)
+
+
+# ---- encoder task tables (classify, tag, qa, fill-mask, embed, choose) ------------------------------
+
+ENTITY_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+
+
+def _short(text: str, width: int = 60) -> str:
+    from rich.markup import escape
+
+    text = " ".join(str(text).split())
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _score(value) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@table("classify")
+def classify_table(batch):
+    tbl = simple_table("#", "text", "label", "score")
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 4)
+            continue
+        text = rec._text + (f" ‖ {rec._pair}" if rec._pair is not None else "")
+        for n, ls in enumerate(rec.scores):
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(text) if n == 0 else "", _short(ls.label), _score(ls.score))
+    return tbl
+
+
+def _inline_entities(text: str, entities):
+    """The text with each entity coloured by label and the label written after it."""
+    from rich.text import Text
+
+    colors: dict[str, str] = {}
+    out, pos = Text(), 0
+    for e in sorted(entities, key=lambda e: (e.start, -e.end)):
+        if e.start < pos:
+            continue  # overlapping (aggregation none on split words): the first one is shown
+        color = colors.setdefault(e.label, ENTITY_COLORS[len(colors) % len(ENTITY_COLORS)])
+        out.append(text[pos : e.start])
+        out.append(text[e.start : e.end], style=f"bold {color}")
+        out.append(f"[{e.label}]", style=f"dim {color}")
+        pos = e.end
+    out.append(text[pos:])
+    return out
+
+
+@table("tag")
+def tag_table(batch):
+    from rich.markup import escape
+
+    tbl = simple_table("#", "entity", "label", "score", "start", "end")
+    inline = []
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 6)
+            continue
+        for e in rec.entities:
+            tbl.add_row(str(rec.index), _short(e.text, 40), escape(e.label), _score(e.score), str(e.start), str(e.end))
+        if sys.stdout.isatty():
+            inline.append(_inline_entities(rec._text, rec.entities))
+    return inline + [tbl]
+
+
+@table("qa")
+def qa_table(batch):
+    tbl = simple_table("#", "question", "answer", "score", "start", "end")
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 6)
+            continue
+        for n, a in enumerate(rec.answers or []):
+            answer = _short(a.answer, 50) if a.answer else "[dim](no answer)[/]"
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", answer, _score(a.score), str(a.start), str(a.end))
+    return tbl
+
+
+@table("fill-mask")
+def fill_mask_table(batch):
+    from rich.markup import escape
+
+    tbl = simple_table("#", "mask", "token", "score", "sequence")
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 5)
+            continue
+        for m, mask in enumerate(rec.masks):
+            for n, c in enumerate(mask.candidates):
+                first = m == 0 and n == 0
+                tbl.add_row(str(rec.index) if first else "", str(m) if n == 0 else "", escape(repr(c.token)[1:-1]), _score(c.score), _short(c.sequence, 70))
+    return tbl
+
+
+@table("embed")
+def embed_table(batch):
+    import math
+
+    from rich.markup import escape
+
+    tbl = simple_table("#", "text", "dim", "norm", "vector")
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 5)
+            continue
+        vec = rec.embedding
+        head = ", ".join(f"{v:.4f}" for v in vec[:4]) + (", …" if len(vec) > 4 else "")
+        tbl.add_row(str(rec.index), _short(rec._text, 40), str(len(vec)), f"{math.sqrt(sum(v * v for v in vec)):.4f}", escape(f"[{head}]"))
+    return tbl
+
+
+@table("choose")
+def choose_table(batch):
+    tbl = simple_table("#", "question", "choice", "score", "")
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 5)
+            continue
+        for n, c in enumerate(rec.scores):
+            best = "[bold green]◀ best[/]" if c.choice == rec.choice else ""
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", _short(c.text, 50), _score(c.score), best)
+    return tbl
+
+
+def stream_error(rec: ErrorRecord) -> None:
+    """A failed prompt while text streams: its error on stderr, the other prompts go on."""
+    print(f"error: input {rec.index}: {rec.error['message']}", file=sys.stderr, flush=True)
+
+
+# ---- tokenize ------------------------------------------------------------------------------------------
+
+
+def _visible(s: str) -> str:
+    """A token or a piece of text with its whitespace and control characters shown escaped."""
+    from rich.markup import escape
+
+    return escape(repr(s)[1:-1])
+
+
+@table("tokenize")
+def tokenize_tables(batch) -> list:
+    """One table per input: index, id, token, character span and the text that span covers."""
+    from rich.markup import escape
+
+    out = []
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            tbl = simple_table("#", "error")
+            tbl.add_row(str(rec.index), f"[red]error:[/] {escape(rec.error['message'])}")
+            out.append(tbl)
+            continue
+        pair = getattr(rec, "pair", None)
+        title = f"input {rec.index}: {_short(rec.text)}" + (f" ‖ {_short(pair)}" if pair is not None else "")
+        title += f"  ({len(rec.ids)} tokens{', truncated' if rec.truncated else ''})"
+        tbl = simple_table("#", "id", "token", "span", "text", title=title)
+        seqs = rec._sequence_ids or [0] * len(rec.ids)
+        for i, (tid, tok, (s, e), seq) in enumerate(zip(rec.ids, rec.tokens, rec.offsets, seqs)):
+            source = rec.text if seq == 0 else pair if seq == 1 else None  # None: a special token added around the text
+            tbl.add_row(str(i), str(tid), _visible(tok), "" if source is None else f"{s}:{e}", "" if source is None else _visible(source[s:e]))
+        out.append(tbl)
+    return out
+
+
+def _lines(batch, line) -> list:
+    """One plain stdout line per input; a failed input leaves its line empty and says why on stderr."""
+    for rec in batch.records:
+        if isinstance(rec, ErrorRecord):
+            stream_error(rec)
+            write_line("")
+        else:
+            write_line(line(rec))
+    return []
+
+
+@table("tokenize-ids")
+def tokenize_ids_lines(batch) -> list:
+    return _lines(batch, lambda rec: " ".join(map(str, rec.ids)))
+
+
+@table("tokenize-count")
+def tokenize_count_lines(batch) -> list:
+    return _lines(batch, lambda rec: str(len(rec.ids)))
+
+
+@table("detokenize")
+def detokenize_lines(batch) -> list:
+    return _lines(batch, lambda rec: rec.text)
+
+
+# --- inspect (issue 2) ---------------------------------------------------------------------------
+
+@table("InspectResult")
+def inspect_tables(result) -> list:
+    """inspect: a field/value summary, then the collapsed tensor list when asked for."""
+    from rich.markup import escape
+
+    from autocli.inspect import summary_rows, tensor_rows
+
+    summary = simple_table("field", "value", title=f"inspect {escape(result.checkpoint)}")
+    for key, value in summary_rows(result):
+        summary.add_row(key, escape(value))
+    out = [summary]
+    if result.tensors is not None:
+        many = len(result.weights.files) > 1
+        tensors = simple_table("tensor", "shape", "dtype", "count", *(["file"] if many else []), title="tensors")
+        for row in tensor_rows(result):
+            tensors.add_row(*(escape(c) for c in row))
+        out.append(tensors)
+    for tbl in out:  # a long tensor name or path wraps; it is never cut short
+        for col in tbl.columns:
+            col.overflow = "fold"
+    return out

@@ -6,6 +6,7 @@ model code are imported inside the command functions, so `--help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -47,9 +48,27 @@ def _root(
 # One line per command; each module holds one subcommand.
 from autocli.cli import inspect as _inspect  # noqa: E402
 from autocli.cli import tokenize as _tokenize  # noqa: E402
+from autocli.cli import completion as _completion  # noqa: E402
+from autocli.cli import compat as _compat  # noqa: E402
+from autocli.cli import classify as _classify  # noqa: E402
+from autocli.cli import tag as _tag  # noqa: E402
+from autocli.cli import qa as _qa  # noqa: E402
+from autocli.cli import fill_mask as _fill_mask  # noqa: E402
+from autocli.cli import embed as _embed  # noqa: E402
+from autocli.cli import choose as _choose  # noqa: E402
+from autocli.cli import generate as _generate  # noqa: E402
 
 app.command("inspect", epilog=_inspect.EPILOG)(_inspect.inspect_cmd)
 app.command("tokenize", epilog=_tokenize.EPILOG)(_tokenize.tokenize_cmd)
+app.command("completion", epilog=_completion.EPILOG)(_completion.completion_cmd)
+app.command("compat", epilog=_compat.EPILOG)(_compat.compat_cmd)
+app.command("classify", epilog=_classify.EPILOG)(_classify.classify_cmd)
+app.command("tag", epilog=_tag.EPILOG)(_tag.tag_cmd)
+app.command("qa", epilog=_qa.EPILOG)(_qa.qa_cmd)
+app.command("fill-mask", epilog=_fill_mask.EPILOG)(_fill_mask.fill_mask_cmd)
+app.command("embed", epilog=_embed.EPILOG)(_embed.embed_cmd)
+app.command("choose", epilog=_choose.EPILOG)(_choose.choose_cmd)
+app.command("generate", epilog=_generate.EPILOG)(_generate.generate_cmd)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
@@ -64,6 +83,13 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every known failure becomes one line + hint."""
     debug = os.environ.get("AUTOCLI_DEBUG", "") not in ("", "0")
     command = typer.main.get_command(app)
+    instruction = os.environ.get("_AUTOCLI_COMPLETE")
+    if instruction:
+        # The shell asks for candidates. Click's own protocol (`bash_complete`), the one the scripts of
+        # `autocli completion` speak: typer would read the instruction the other way round.
+        from click.shell_completion import shell_complete
+
+        return shell_complete(command, {}, "autocli", "_AUTOCLI_COMPLETE", instruction)
     try:
         rv = command.main(args=argv, prog_name="autocli", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
@@ -75,7 +101,11 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(e.message, e.hint, e.exit_code)
     except click.exceptions.NoArgsIsHelpError as e:
         # `autocli` or `autocli CMD` with nothing to do: show the help, as a usage error.
-        print(e.ctx.get_help(), file=sys.stderr)
+        # Typer's rich help prints itself to stdout; the help is not data here, so it goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            text = e.ctx.get_help()
+        if text:
+            print(text, file=sys.stderr)
         return errors.USAGE
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "autocli"

@@ -90,3 +90,13 @@ AllowPickle = Annotated[
 
 def output_format(fmt: Format, json_flag: bool) -> Format:
     return Format.json if json_flag else fmt
+
+
+AllowRandomHead = Annotated[
+    bool,
+    typer.Option(
+        "--allow-random-head",
+        help="Run even when the task's head weights are missing (its outputs are then random).",
+        rich_help_panel=RUN,
+    ),
+]

@@ -1,0 +1,42 @@
+"""`autocli inspect CHECKPOINT`: what a checkpoint is, from its configs and weight headers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from autocli.cli import options as opt
+
+EPILOG = (
+    "Examples:\n\n"
+    "  autocli inspect ./all-MiniLM-L6-v2\n\n"
+    "  autocli inspect sentence-transformers/all-MiniLM-L6-v2@main --tensors\n\n"
+    "  autocli inspect org/name --json | jq .parameters.total\n\n"
+    "Reads config files and safetensors headers only (HTTP range reads on the Hub), never the weights. "
+    "The JSON schema is documented at the top of autocli/inspect.py."
+)
+
+Tensors = Annotated[
+    bool,
+    typer.Option("--tensors", help="Also list the tensors: names, shapes, dtypes, repeated layers collapsed.", rich_help_panel=opt.OUT),
+]
+
+
+def inspect_cmd(
+    checkpoint: opt.Checkpoint,
+    tensors: Tensors = False,
+    revision: opt.Revision = None,
+    offline: opt.Offline = False,
+    cache_dir: opt.CacheDir = None,
+    token: opt.Token = None,
+    fmt: opt.FormatOpt = opt.Format.table,
+    json_flag: opt.JsonFlag = False,
+) -> None:
+    """Show a checkpoint's architecture, parameters, memory needs and tokenizer, without loading it."""
+    from autocli import render
+    from autocli.checkpoint import Checkpoint
+    from autocli.inspect import inspect
+
+    ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    render.emit(inspect(ckpt, tensors=tensors), opt.output_format(fmt, json_flag))
