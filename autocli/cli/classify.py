@@ -1,0 +1,86 @@
+"""`autocli classify MODEL [TEXT...]`: sequence classification of texts or text pairs."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from autocli.cli import options as o
+
+TOP_K = "1"
+
+EPILOG = (
+    "Scores: softmax over the labels; sigmoid for multi-label checkpoints or a single label; raw for "
+    "regression (as transformers' text-classification pipeline). --function overrides.\n\n"
+    "Examples:\n\n"
+    "  autocli classify distilbert-base-uncased-finetuned-sst-2-english \"I loved it\" \"Too long\"\n\n"
+    "  autocli classify ./nli-model \"A man is eating.\" --pair \"Someone eats.\" --top-k all\n\n"
+    "  cat reviews.jsonl | autocli classify ./model --jsonl --format jsonl   # {\"text\": ..., \"text_pair\": ...}"
+)
+
+
+class Function(str, Enum):
+    softmax = "softmax"
+    sigmoid = "sigmoid"
+    none = "none"
+
+
+def parse_top_k(value: str) -> int | None:
+    """'N' -> N, 'all' -> None (every label)."""
+    from autocli.errors import UsageError
+
+    if value.strip().lower() == "all":
+        return None
+    try:
+        k = int(value)
+    except ValueError:
+        raise UsageError(f"--top-k {value!r} is not a number", "use a number such as 3, or 'all'") from None
+    if k < 1:
+        raise UsageError("--top-k must be at least 1", "use a number such as 3, or 'all'")
+    return k
+
+
+def classify_cmd(
+    model: o.Checkpoint,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify ('-' or none: stdin, one per line).", show_default=False)] = None,
+    pair: Annotated[Optional[str], typer.Option("--pair", help="Second text of a pair, for every input (NLI, similarity).")] = None,
+    top_k: Annotated[str, typer.Option("--top-k", help="Labels to show per input: N, or all.")] = TOP_K,
+    function: Annotated[Optional[Function], typer.Option("--function", help="Score function; default from the checkpoint.")] = None,
+    input_file: o.InputFile = None,
+    jsonl: o.JsonlInput = False,
+    batch_size: o.BatchSize = 32,
+    max_length: o.MaxLength = None,
+    device: o.DeviceOpt = o.Device.auto,
+    dtype: o.DTypeOpt = o.DType.auto,
+    allow_random_head: o.AllowRandomHead = False,
+    allow_pickle: o.AllowPickle = False,
+    revision: o.Revision = None,
+    offline: o.Offline = False,
+    cache_dir: o.CacheDir = None,
+    token: o.Token = None,
+    fmt: o.FormatOpt = o.Format.table,
+    json_flag: o.JsonFlag = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Classify texts (or text pairs) with a sequence-classification head."""
+    from autocli import render
+    from autocli.inputs import read_inputs, require
+    from autocli.tasks import load
+    from autocli.tasks.classify import ClassifyOptions, classify
+
+    k = parse_top_k(top_k)
+    items = read_inputs(texts, input_file, jsonl)
+    for item in items:
+        require(item, "text")
+        if pair is not None and item.error is None:
+            item.fields.setdefault("text_pair", pair)
+    _, tokenizer, loaded = load(
+        model, "sequence-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
+        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+    )
+    options = ClassifyOptions(batch_size, max_length, quiet, top_k=k, function=function.value if function else None)
+    batch = classify(loaded, tokenizer, items, options)
+    render.emit(batch, o.output_format(fmt, json_flag))
+    render.finish(batch)

@@ -1,0 +1,106 @@
+"""`autocli qa MODEL --question Q --context TEXT`: extractive question answering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from autocli.cli import options as o
+
+TOP_K = 1
+MAX_ANSWER_LENGTH = 15
+MAX_LENGTH = 384
+DOC_STRIDE = 128
+# A --context-file above this size is refused rather than read.
+MAX_CONTEXT_BYTES = 64 * 1024 * 1024
+
+EPILOG = (
+    "Long contexts are split into --max-length token windows overlapping by --doc-stride tokens; answers from "
+    "all windows are ranked on one score (a softmax shared by the windows; for one window it equals "
+    "transformers' question-answering pipeline score). With --allow-impossible the empty answer "
+    "(start = end = 0) competes, scored from the CLS token.\n\n"
+    "Without --context, inputs are contexts (one per line, with --question) or JSONL objects "
+    "{\"question\": ..., \"context\": ...}.\n\n"
+    "Examples:\n\n"
+    "  autocli qa deepset/roberta-base-squad2 --question \"Who wrote it?\" --context \"It was written by Ada.\"\n\n"
+    "  autocli qa ./squad-model --question \"When?\" --context-file report.txt --top-k 3 --allow-impossible\n\n"
+    "  autocli qa ./squad-model --jsonl --input questions.jsonl --format jsonl"
+)
+
+
+def _read_context(path: Path) -> str:
+    import sys
+
+    from autocli.errors import UsageError
+
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read --context-file {path}: {e.strerror}", "check the path") from None
+    if len(data) > MAX_CONTEXT_BYTES:
+        raise UsageError(f"--context-file is {len(data):,} bytes, over the {MAX_CONTEXT_BYTES:,}-byte limit")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--context-file is not valid UTF-8 (byte {e.start})", "convert the file to UTF-8") from None
+
+
+def qa_cmd(
+    model: o.Checkpoint,
+    question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question (also the default for every input).")] = None,
+    context: Annotated[Optional[str], typer.Option("--context", "-c", help="The text to find the answer in.")] = None,
+    context_file: Annotated[Optional[Path], typer.Option("--context-file", help="Read the context from FILE ('-' = stdin).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Answers per question.")] = TOP_K,
+    max_answer_length: Annotated[int, typer.Option("--max-answer-length", min=1, help="Longest answer, in tokens.")] = MAX_ANSWER_LENGTH,
+    max_length: Annotated[int, typer.Option("--max-length", min=8, help="Tokens per window (question + context).", rich_help_panel=o.RUN)] = MAX_LENGTH,
+    doc_stride: Annotated[int, typer.Option("--doc-stride", min=0, help="Context tokens shared by consecutive windows.")] = DOC_STRIDE,
+    allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="Let the empty answer (no answer in the context) compete.")] = False,
+    input_file: o.InputFile = None,
+    jsonl: o.JsonlInput = False,
+    batch_size: o.BatchSize = 32,
+    device: o.DeviceOpt = o.Device.auto,
+    dtype: o.DTypeOpt = o.DType.auto,
+    allow_random_head: o.AllowRandomHead = False,
+    allow_pickle: o.AllowPickle = False,
+    revision: o.Revision = None,
+    offline: o.Offline = False,
+    cache_dir: o.CacheDir = None,
+    token: o.Token = None,
+    fmt: o.FormatOpt = o.Format.table,
+    json_flag: o.JsonFlag = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Find the answer to a question as a span of a context."""
+    from autocli import render
+    from autocli.errors import UsageError
+    from autocli.inputs import Item, read_inputs, require
+    from autocli.tasks import load
+    from autocli.tasks.qa import QAOptions, qa
+
+    if context is not None and context_file is not None:
+        raise UsageError("give --context or --context-file, not both")
+    if context is not None or context_file is not None:
+        if question is None:
+            raise UsageError("--question is required with --context", 'e.g. --question "Who?" --context "..."')
+        if input_file is not None or jsonl:
+            raise UsageError("give one --context, or inputs with --input/--jsonl, not both")
+        items = [Item(0, {"question": question, "context": context if context is not None else _read_context(context_file)})]
+    else:
+        items = read_inputs(None, input_file, jsonl, primary="context")
+        for item in items:
+            if question is not None and item.error is None:
+                item.fields.setdefault("question", question)
+            require(item, "question", "context")
+    _, tokenizer, loaded = load(
+        model, "question-answering", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
+        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+    )
+    options = QAOptions(
+        batch_size, max_length, quiet, top_k=top_k, max_answer_length=max_answer_length,
+        doc_stride=doc_stride, allow_impossible=allow_impossible,
+    )
+    batch = qa(loaded, tokenizer, items, options)
+    render.emit(batch, o.output_format(fmt, json_flag))
+    render.finish(batch)

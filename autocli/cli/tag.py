@@ -1,0 +1,75 @@
+"""`autocli tag MODEL [TEXT...]`: token classification (NER, POS...) with entity grouping."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from autocli.cli import options as o
+
+IGNORE_LABELS = "O"
+STRIDE = 32
+
+EPILOG = (
+    "Aggregation (as transformers' token-classification pipeline): none = one row per token; simple = "
+    "adjacent tokens of one entity merged (B-/I- tags); first / average / max = words first take one label "
+    "(their first token's, the averaged scores', the most confident token's), then merge.\n\n"
+    "Texts longer than the model's limit are split into windows overlapping by --stride tokens; every token is "
+    "scored once, from the window where it has the most context.\n\n"
+    "Examples:\n\n"
+    "  autocli tag dslim/bert-base-NER \"Ada Lovelace was born in London.\"\n\n"
+    "  autocli tag ./ner-model --aggregation first --ignore-labels O,MISC --input news.txt --format jsonl\n\n"
+    "  autocli tag ./pos-model --aggregation none --ignore-labels '' \"Time flies.\""
+)
+
+
+class Aggregation(str, Enum):
+    none = "none"
+    simple = "simple"
+    first = "first"
+    average = "average"
+    max = "max"
+
+
+def tag_cmd(
+    model: o.Checkpoint,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag ('-' or none: stdin, one per line).", show_default=False)] = None,
+    aggregation: Annotated[Aggregation, typer.Option("--aggregation", "-a", help="How tokens are grouped into entities.")] = Aggregation.simple,
+    ignore_labels: Annotated[str, typer.Option("--ignore-labels", help="Comma-separated labels left out ('' keeps all).")] = IGNORE_LABELS,
+    stride: Annotated[int, typer.Option("--stride", min=0, help="Tokens shared by consecutive windows of a long text.")] = STRIDE,
+    input_file: o.InputFile = None,
+    jsonl: o.JsonlInput = False,
+    batch_size: o.BatchSize = 32,
+    max_length: o.MaxLength = None,
+    device: o.DeviceOpt = o.Device.auto,
+    dtype: o.DTypeOpt = o.DType.auto,
+    allow_random_head: o.AllowRandomHead = False,
+    allow_pickle: o.AllowPickle = False,
+    revision: o.Revision = None,
+    offline: o.Offline = False,
+    cache_dir: o.CacheDir = None,
+    token: o.Token = None,
+    fmt: o.FormatOpt = o.Format.table,
+    json_flag: o.JsonFlag = False,
+    quiet: o.Quiet = False,
+) -> None:
+    """Label the tokens of texts and group them into entities with character offsets."""
+    from autocli import render
+    from autocli.inputs import read_inputs, require
+    from autocli.tasks import load
+    from autocli.tasks.tag import TagOptions, tag
+
+    items = read_inputs(texts, input_file, jsonl)
+    for item in items:
+        require(item, "text")
+    _, tokenizer, loaded = load(
+        model, "token-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
+        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+    )
+    ignore = tuple(label.strip() for label in ignore_labels.split(",") if label.strip())
+    options = TagOptions(batch_size, max_length, quiet, aggregation=aggregation.value, ignore_labels=ignore, stride=stride)
+    batch = tag(loaded, tokenizer, items, options)
+    render.emit(batch, o.output_format(fmt, json_flag))
+    render.finish(batch)

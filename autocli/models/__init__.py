@@ -1,0 +1,235 @@
+"""Run a checkpoint: config -> family module -> model on `meta` -> weights assigned -> LoadedModel.
+
+Every family module (autocli/models/<module>.py, named by registry.FAMILIES) provides:
+  Args.from_config(Config) -> Args      refuses config values it cannot honour (errors.Unsupported)
+  HEADS: {task: ...}                    the tasks it can build
+  build(Args, task) -> nn.Module        forward(input_ids, attention_mask, token_type_ids) -> task output
+  TIES: {target: source}                weights tied when config.tie_word_embeddings
+  sanitize(state, Args) -> state        real layout differences only (optional)
+  uses_token_type_ids(Args), max_length(Args)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from autocli import registry
+from autocli.config import Config
+from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
+from autocli.models._weights import LoadReport, LoadSpec, empty_model, load_into, read_tensors
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+CONFIG_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+                 "fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "half": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    module: torch.nn.Module  # eval(), on device, in dtype
+    config: Config
+    family: str
+    task: str
+    device: torch.device
+    dtype: torch.dtype
+    report: LoadReport
+    uses_token_type_ids: bool
+    max_positions: int | None = None  # longest row the position embeddings allow
+    vocab_size: int | None = None  # ids must be below it
+    type_vocab_size: int | None = None  # token type ids must be below it
+
+    def __call__(self, input_ids, attention_mask=None, token_type_ids=None):
+        """Task output (see the table in the encoder issue); multiple-choice takes (B, C, T) -> (B, C)."""
+        with torch.inference_mode():
+            ids = torch.as_tensor(input_ids, dtype=torch.long, device=self.device)
+            mask = torch.ones_like(ids) if attention_mask is None else torch.as_tensor(attention_mask, device=self.device)
+            types = None
+            if token_type_ids is not None and self.uses_token_type_ids:
+                types = torch.as_tensor(token_type_ids, dtype=torch.long, device=self.device)
+            lead = ids.shape[:-1]
+            if self.task == "multiple-choice":
+                if ids.dim() != 3:
+                    raise UsageError(f"multiple-choice input must be (batch, choices, tokens), got {tuple(ids.shape)}")
+                ids, mask = ids.flatten(0, 1), mask.flatten(0, 1)  # (B*C, T)
+                types = types.flatten(0, 1) if types is not None else None
+            elif ids.dim() != 2:
+                raise UsageError(f"input must be (batch, tokens), got {tuple(ids.shape)}")
+            self._check(ids, types)
+            out = self.module(ids, mask, types)
+            if self.task == "multiple-choice":
+                out = out.view(*lead)  # (B, C)
+            return out
+
+    def _check(self, ids: torch.Tensor, types: torch.Tensor | None) -> None:
+        """Inputs an embedding lookup would crash on, as errors that say what to change."""
+        T = ids.shape[-1]
+        if T == 0 or ids.numel() == 0:
+            raise UsageError("empty input: no tokens to run", "pass at least one token per row")
+        if self.max_positions is not None and T > self.max_positions:
+            raise UsageError(f"{T} tokens is more than this model's {self.max_positions} positions",
+                             f"truncate with --max-length {self.max_positions}")
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or (self.vocab_size is not None and hi >= self.vocab_size):
+            bad = lo if lo < 0 else hi
+            raise InvalidCheckpoint(f"token id {bad} is outside the model's vocabulary (0..{(self.vocab_size or 0) - 1})",
+                                    "the tokenizer and config.json vocab_size disagree")
+        if types is not None and self.type_vocab_size is not None and (int(types.min()) < 0 or int(types.max()) >= self.type_vocab_size):
+            raise InvalidCheckpoint(f"token type ids go up to {int(types.max())}, the model has {self.type_vocab_size} type(s)",
+                                    "the tokenizer and config.json type_vocab_size disagree")
+
+
+def load_model(ckpt, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False) -> LoadedModel:
+    """Load a resolved autocli.checkpoint.Checkpoint for one task."""
+    config = ckpt.config()
+    pickles = [] if ckpt.weight_files() or not allow_pickle else list(ckpt.pickle_files() or [])
+    # Pickle only where there are no safetensors at all, and only when asked; weight_paths() refuses otherwise.
+    paths = [ckpt.path(n) for n in pickles] if pickles else list(ckpt.weight_paths())
+    return _load(config, paths, _name(ckpt), task, device, dtype, allow_random_head, allow_pickle)
+
+
+def load_model_from_dir(folder, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False) -> LoadedModel:
+    """Load a local checkpoint folder for one task (the resolver's validation included)."""
+    from autocli.checkpoint import Checkpoint
+
+    return load_model(Checkpoint.resolve(str(folder)), task, device=device, dtype=dtype,
+                      allow_random_head=allow_random_head, allow_pickle=allow_pickle)
+
+
+# --- the common path -----------------------------------------------------------------------------
+
+def _load(config: Config, paths, name: str, task: str, device, dtype, allow_random_head: bool, allow_pickle: bool) -> LoadedModel:
+    task_name = registry.canonical_task(task) or task
+    fam = registry.family(config.model_type)
+    if fam is None:
+        raise Unsupported(
+            f"model_type {config.model_type!r} is not supported",
+            f"autocli runs: {', '.join(registry.supported_families())}",
+        )
+    mod = importlib.import_module(f"autocli.models.{fam.module}")
+    if task_name not in mod.HEADS or task_name not in fam.heads:
+        offered = [t for t in mod.HEADS if t in fam.heads]
+        raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"tasks for {config.model_type}: {', '.join(offered)}")
+    if fam.overrides:
+        config = Config({**fam.overrides, **config.raw}, config.source)
+    config.check_dimensions()
+    args = mod.Args.from_config(config)
+    check_args(args, config.source)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev, config)
+
+    with empty_model():
+        module = mod.build(args, task_name)
+    state = read_tensors(list(paths), allow_pickle=allow_pickle)
+    sanitize = getattr(mod, "sanitize", None)
+    if sanitize is not None:
+        state = sanitize(state, args)
+    ties = dict(mod.TIES) if config.raw.get("tie_word_embeddings", True) else {}
+    trained = registry.trained_heads(fam, _keys_with_ties(state, ties, fam.prefix), config.architectures)
+    spec = LoadSpec(
+        name=name,
+        prefix=fam.prefix,
+        task=task_name,
+        head_prefixes=tuple(fam.heads.get(task_name, ())),
+        head_trained=task_name in trained,
+        ties=ties,
+        init_std=_init_std(config.raw.get("initializer_range")),
+        allow_random_head=allow_random_head,
+    )
+    report = load_into(module, state, spec, device=dev, dtype=dt)
+    report.files = [Path(p).name for p in paths]
+    module.eval().requires_grad_(False)
+    return LoadedModel(
+        module=module,
+        config=config,
+        family=config.model_type,
+        task=task_name,
+        device=dev,
+        dtype=dt,
+        report=report,
+        uses_token_type_ids=bool(mod.uses_token_type_ids(args)),
+        max_positions=mod.max_length(args) if hasattr(mod, "max_length") else None,
+        vocab_size=getattr(args, "vocab_size", None),
+        type_vocab_size=getattr(args, "type_vocab_size", None) if mod.uses_token_type_ids(args) else None,
+    )
+
+
+def _keys_with_ties(state: dict, ties: dict, prefix: str) -> set:
+    """The checkpoint's names plus the tied ones it implies (a tied LM head is never saved, yet it is trained)."""
+    keys = set(state)
+    for target, source in ties.items():
+        bare = source.removeprefix(prefix + ".")
+        if source in keys or bare in keys:
+            keys.add(target)
+    return keys
+
+
+def _init_std(value) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+    return float(value) if ok else 0.02
+
+
+def check_args(args, source: str) -> None:
+    """Every Args field has the type its annotation says: a hostile config fails here, by name, not deep in torch."""
+    for f in dataclasses.fields(args):
+        value, kind = getattr(args, f.name), getattr(f.type, "__name__", str(f.type))
+        optional = kind.endswith(" | None")
+        kind = kind.removesuffix(" | None")
+        if value is None and optional or kind not in ("int", "float", "bool", "str"):
+            continue  # richer annotations are the family's own business
+        if kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif kind == "float":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < float("inf")
+        else:
+            ok = isinstance(value, {"bool": bool, "str": str}[kind])
+        if not ok:
+            raise InvalidCheckpoint(f"{source}: {f.name} is {value!r}, not a valid {kind}", "fix config.json")
+
+
+def _name(ckpt) -> str:
+    for attr in ("spec", "name", "repo_id", "root", "folder", "path"):
+        value = getattr(ckpt, attr, None)
+        if value is not None and not callable(value):
+            return str(value)
+    return str(ckpt)
+
+
+def resolve_device(name) -> torch.device:
+    name = str(getattr(name, "value", name) or "auto")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise Unsupported("--device cuda: no CUDA device is available to this torch", "use --device cpu (or auto)")
+        return torch.device(name)
+    if name == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise Unsupported("--device mps: Apple's MPS backend is not available here", "use --device cpu (or auto)")
+        return torch.device("mps")
+    raise UsageError(f"unknown device {name!r}", "use auto, cpu, cuda or mps")
+
+
+def resolve_dtype(name, device: torch.device, config: Config) -> torch.dtype:
+    """auto: float32 on CPU (bf16/fp16 matmuls there are far slower), the checkpoint's dtype on a GPU."""
+    name = str(getattr(name, "value", name) or "auto")
+    if name == "auto":
+        if device.type == "cpu":
+            return torch.float32
+        declared = config.dtype
+        dt = CONFIG_DTYPES.get(declared) if isinstance(declared, str) else None
+        if dt is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return torch.float16
+        return dt or torch.float32
+    if name not in DTYPES:
+        raise UsageError(f"unknown dtype {name!r}", "use auto, float32, bfloat16 or float16")
+    return DTYPES[name]

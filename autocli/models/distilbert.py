@@ -1,0 +1,200 @@
+"""DistilBERT (model_type "distilbert"): six post-norm blocks with their own key names
+(`q_lin`, `sa_layer_norm`, `ffn.lin1`, ...), no token types, no pooler, LayerNorm eps fixed at 1e-12.
+
+`sinusoidal_pos_embds` only changes how transformers *initialises* the position table: the trained
+table is in the weights. A checkpoint that omits it gets the sinusoid computed here, as transformers would.
+Heads as DistilBertFor*: pre_classifier -> ReLU -> classifier on the first token for sequence
+classification and multiple choice; MLM vocab_transform -> act -> vocab_layer_norm -> vocab_projector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import Unsupported
+from autocli.models._heads import TaskModel
+from autocli.models._layers import activation, attention, merge_heads, padding_mask, split_heads
+
+PREFIX = "distilbert"
+EPS = 1e-12  # hard-coded in transformers' DistilBERT
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    dim: int
+    n_layers: int
+    n_heads: int
+    hidden_dim: int
+    activation: str
+    max_position_embeddings: int
+    sinusoidal_pos_embds: bool
+    num_labels: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        a = cls(
+            vocab_size=r.get("vocab_size", 30522),
+            dim=r.get("dim", r.get("hidden_size", 768)),
+            n_layers=r.get("n_layers", r.get("num_hidden_layers", 6)),
+            n_heads=r.get("n_heads", r.get("num_attention_heads", 12)),
+            hidden_dim=r.get("hidden_dim", 4 * 768),
+            activation=r.get("activation", "gelu"),
+            max_position_embeddings=r.get("max_position_embeddings", 512),
+            sinusoidal_pos_embds=bool(r.get("sinusoidal_pos_embds", False)),
+            num_labels=cfg.num_labels,
+        )
+        if a.dim % a.n_heads:
+            raise Unsupported(f"dim {a.dim} is not a multiple of n_heads {a.n_heads}", "the config is inconsistent")
+        return a
+
+
+def sinusoid(n_pos: int, dim: int) -> torch.Tensor:
+    """The table transformers' create_sinusoidal_embeddings writes: sin on even, cos on odd channels."""
+    pos = torch.arange(n_pos, dtype=torch.float64)[:, None]
+    j = torch.arange(dim, dtype=torch.float64)[None, :]
+    angle = pos / torch.pow(10000.0, 2 * torch.div(j, 2, rounding_mode="floor") / dim)  # (P, D)
+    out = torch.empty(n_pos, dim)
+    out[:, 0::2] = torch.sin(angle[:, 0::2]).float()
+    out[:, 1::2] = torch.cos(angle[:, 1::2]).float()
+    return out
+
+
+# --- backbone ------------------------------------------------------------------------------------
+
+class Embeddings(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(a.vocab_size, a.dim)
+        self.position_embeddings = nn.Embedding(a.max_position_embeddings, a.dim)
+        self.LayerNorm = nn.LayerNorm(a.dim, eps=EPS)
+
+    def forward(self, input_ids):
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
+        return self.LayerNorm(self.word_embeddings(input_ids) + self.position_embeddings(positions))  # (B, T, D)
+
+
+class MultiHeadSelfAttention(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.n_heads = a.n_heads
+        self.q_lin = nn.Linear(a.dim, a.dim)
+        self.k_lin = nn.Linear(a.dim, a.dim)
+        self.v_lin = nn.Linear(a.dim, a.dim)
+        self.out_lin = nn.Linear(a.dim, a.dim)
+
+    def forward(self, x, mask):
+        q = split_heads(self.q_lin(x), self.n_heads)  # (B, nh, T, hd)
+        k = split_heads(self.k_lin(x), self.n_heads)
+        v = split_heads(self.v_lin(x), self.n_heads)
+        return self.out_lin(merge_heads(attention(q, k, v, mask)))  # (B, T, D)
+
+
+class FFN(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.lin1 = nn.Linear(a.dim, a.hidden_dim)
+        self.lin2 = nn.Linear(a.hidden_dim, a.dim)
+        self.act = activation(a.activation, "activation")
+
+    def forward(self, x):
+        return self.lin2(self.act(self.lin1(x)))  # (B, T, D)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.attention = MultiHeadSelfAttention(a)
+        self.sa_layer_norm = nn.LayerNorm(a.dim, eps=EPS)
+        self.ffn = FFN(a)
+        self.output_layer_norm = nn.LayerNorm(a.dim, eps=EPS)
+
+    def forward(self, x, mask):
+        x = self.sa_layer_norm(self.attention(x, mask) + x)
+        return self.output_layer_norm(self.ffn(x) + x)
+
+
+class Transformer(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.layer = nn.ModuleList(TransformerBlock(a) for _ in range(a.n_layers))
+
+    def forward(self, x, mask):
+        for layer in self.layer:
+            x = layer(x, mask)
+        return x
+
+
+class DistilBertModel(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.embeddings = Embeddings(a)
+        self.transformer = Transformer(a)
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        x = self.embeddings(input_ids)
+        return self.transformer(x, padding_mask(attention_mask, x.dtype))  # (B, T, D)
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+def _pre_classified(m, h):
+    return m.classifier(F.relu(m.pre_classifier(h[:, 0])))  # (B, L)
+
+
+def _mlm(m, h):
+    x = m.vocab_layer_norm(m.act(m.vocab_transform(h)))  # (B, T, D)
+    return m.vocab_projector(x)  # (B, T, V)
+
+
+def _mlm_heads(a: Args) -> dict:
+    return {
+        "vocab_transform": nn.Linear(a.dim, a.dim),
+        "vocab_layer_norm": nn.LayerNorm(a.dim, eps=EPS),
+        "vocab_projector": nn.Linear(a.dim, a.vocab_size),
+    }
+
+
+# task -> (head modules, output)
+HEADS = {
+    "base": (lambda a: {}, lambda m, h: h),
+    "sequence-classification": (lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, a.num_labels)}, _pre_classified),
+    "token-classification": (lambda a: {"classifier": nn.Linear(a.dim, a.num_labels)}, lambda m, h: m.classifier(h)),
+    "question-answering": (lambda a: {"qa_outputs": nn.Linear(a.dim, 2)}, lambda m, h: m.qa_outputs(h)),
+    "masked-lm": (_mlm_heads, _mlm),
+    "multiple-choice": (lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, 1)}, _pre_classified),
+}
+
+TIES = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
+
+
+def build(a: Args, task: str) -> TaskModel:
+    heads, run = HEADS[task]
+    model = TaskModel(PREFIX, DistilBertModel(a), heads(a), run)
+    model.act = activation(a.activation, "activation")  # the MLM head's activation is config.activation
+    return model
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    # Sinusoidal positions are fixed, so a checkpoint may leave them out; they are what transformers would build.
+    if a.sinusoidal_pos_embds:
+        for name in ("distilbert.embeddings.position_embeddings.weight", "embeddings.position_embeddings.weight"):
+            if name in state:
+                break
+        else:
+            state["distilbert.embeddings.position_embeddings.weight"] = sinusoid(a.max_position_embeddings, a.dim)
+    return state
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int:
+    return a.max_position_embeddings

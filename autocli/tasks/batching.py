@@ -1,0 +1,222 @@
+"""Length-sorted batching with input order restored, padding, progress and warnings on stderr.
+
+Rows are sorted longest first and cut into batches of --batch-size: each batch pads only to its
+own longest row, so little compute goes to padding, and an out-of-memory shows on the first batch.
+Outputs come back indexed by row, so callers see them in input order.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from autocli.errors import AutocliError, UsageError
+
+# Progress bars appear only for runs of at least this many batches (and only on a terminal).
+PROGRESS_MIN_BATCHES = 2
+# A truncation warning names at most this many inputs.
+WARN_MAX_INDICES = 10
+
+
+@dataclass
+class Row:
+    """One forward row: token ids and, for pairs, their segment ids."""
+
+    ids: list[int]
+    type_ids: list[int] | None = None
+
+
+def plan(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Row indices in batches of at most batch_size, longest rows first (stable among equal lengths)."""
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """[a, b) slices of n tokens, each at most `size` long, consecutive ones sharing `overlap` tokens."""
+    if n <= size:
+        return [(0, n)]
+    if overlap >= size:
+        raise UsageError(f"the stride ({overlap}) must be smaller than the window ({size} text tokens)", "lower --stride")
+    step = size - overlap
+    out, a = [], 0
+    while True:
+        b = min(a + size, n)
+        out.append((a, b))
+        if b == n:
+            return out
+        a += step
+
+
+def owned_parts(spans: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """The part [lo, hi) of each window whose outputs are kept: an overlap is split in its middle, so
+    every token is read from the window where it has the most context on both sides."""
+    cuts = [(spans[k + 1][0] + spans[k][1]) // 2 for k in range(len(spans) - 1)]
+    return list(zip([0] + cuts, cuts + [n]))
+
+
+def pad(rows: Sequence[Row], pad_id: int | None, device=None, with_types: bool = False):
+    """Rows -> (input_ids, attention_mask, token_type_ids or None), each (B, T) padded on the right."""
+    import torch
+
+    pad_id = 0 if pad_id is None else pad_id
+    width = max(len(r.ids) for r in rows)
+    ids = [r.ids + [pad_id] * (width - len(r.ids)) for r in rows]
+    mask = [[1] * len(r.ids) + [0] * (width - len(r.ids)) for r in rows]
+    input_ids = torch.tensor(ids, dtype=torch.long, device=device)  # (B, T)
+    attention_mask = torch.tensor(mask, dtype=torch.long, device=device)  # (B, T)
+    types = None
+    if with_types:
+        t = [(r.type_ids or [0] * len(r.ids)) + [0] * (width - len(r.ids)) for r in rows]
+        types = torch.tensor(t, dtype=torch.long, device=device)  # (B, T)
+    return input_ids, attention_mask, types
+
+
+def forward(
+    model,
+    rows: Sequence[Row],
+    *,
+    batch_size: int,
+    pad_id: int | None,
+    per_token: bool = False,
+    call: Callable | None = None,
+    post: Callable | None = None,
+    quiet: bool = False,
+    desc: str = "running",
+) -> list:
+    """Run rows through the model in length-sorted batches; one output per row, in row order.
+
+    call: how to invoke the model, (input_ids, attention_mask, token_type_ids) -> tensor; default model(...).
+    post: (output, attention_mask, row indices) -> one result per row of the batch, computed where the
+          output lives (pooling, top-k) so that big outputs never pile up; default: each row's output as
+          float32 on the CPU, cut to the row's own length when per_token (the output is (B, T, ...)).
+    """
+    import torch
+
+    call = call or model
+    with_types = bool(getattr(model, "uses_token_type_ids", False))
+    batches = plan([len(r.ids) for r in rows], batch_size)
+    out: list = [None] * len(rows)
+    with progress(len(rows), desc, enabled=not quiet and len(batches) >= PROGRESS_MIN_BATCHES) as bar:
+        with torch.inference_mode():
+            for batch in batches:
+                chunk = [rows[i] for i in batch]
+                input_ids, mask, types = pad(chunk, pad_id, getattr(model, "device", None), with_types)
+                logits = call(input_ids, mask, types)  # (B, ...) or (B, T, ...)
+                if post is not None:
+                    results = post(logits, mask, batch)
+                else:
+                    logits = logits.float().cpu()
+                    results = [logits[r, : len(rows[i].ids)] if per_token else logits[r] for r, i in enumerate(batch)]
+                for i, res in zip(batch, results):
+                    out[i] = res
+                bar.advance(len(batch))
+    return out
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+class _Bar:
+    """A rich progress bar on stderr, removed when done."""
+
+    def __init__(self, total: int, desc: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from autocli.render import console
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console(stderr=True),
+            transient=True,
+        )
+        self._task = self._progress.add_task(desc, total=total)
+
+    def __enter__(self):
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._progress.stop()
+        return False
+
+    def advance(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+
+def progress(total: int, desc: str, enabled: bool = True):
+    """A progress bar over `total` inputs when enabled and stderr is a terminal, else a no-op."""
+    if enabled and _stderr_is_terminal():
+        return _Bar(total, desc)
+    return _NoBar()
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def warn(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.flush()
+
+
+def warn_truncated(indices: Sequence[int], limit: int | None, quiet: bool = False, what: str = "input") -> None:
+    """One visible line naming the inputs that lost tokens to --max-length."""
+    if not indices:
+        return
+    shown = ", ".join(str(i) for i in list(indices)[:WARN_MAX_INDICES])
+    more = f" and {len(indices) - WARN_MAX_INDICES} more" if len(indices) > WARN_MAX_INDICES else ""
+    n = len(indices)
+    warn(
+        f"{n} {what}{'s' if n != 1 else ''} truncated to {limit} tokens (index {shown}{more}); "
+        "the results see only the kept tokens",
+        quiet,
+    )
+
+
+def encode_all(tokenizer, texts: Sequence[str], pairs: Sequence[str | None] | None = None, max_length: int | None = None) -> list:
+    """Tokenize many inputs at once (the tokenizer runs them in parallel); an input that fails gets its
+    error in its slot instead of an encoding, so one bad input never takes the others down."""
+    pairs = list(pairs) if pairs is not None else [None] * len(texts)
+    out: list = [None] * len(texts)
+    for with_pair in (False, True):
+        idx = [i for i, p in enumerate(pairs) if (p is not None) == with_pair]
+        if not idx:
+            continue
+        specials = tokenizer.num_special_tokens(with_pair)
+        if max_length is not None and max_length <= specials:
+            what = "a text pair" if with_pair else "one text"
+            raise UsageError(f"--max-length {max_length} leaves no room for text: the tokenizer adds {specials} special tokens to {what}",
+                             f"use --max-length {specials + 1} or more")
+        try:
+            encs = tokenizer.encode_batch([texts[i] for i in idx], pairs=[pairs[i] for i in idx] if with_pair else None, max_length=max_length)
+        except Exception:  # find the input that fails, keep the rest
+            encs = []
+            for i in idx:
+                try:
+                    encs.append(tokenizer.encode(texts[i], pair=pairs[i], max_length=max_length, truncation=max_length is not None))
+                except AutocliError as e:
+                    encs.append(e)
+                except Exception as e:  # the tokenizer's own exceptions have no common type
+                    encs.append(UsageError(f"cannot tokenize this input: {e}"))
+        for i, enc in zip(idx, encs):
+            out[i] = enc
+    return out

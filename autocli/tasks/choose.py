@@ -1,0 +1,112 @@
+"""Choosing among candidate texts: a multiple-choice head, or BERT's next-sentence head.
+
+multiple-choice: each (question, choice) pair gets one logit; the choices of a question are
+    softmaxed together, as *ForMultipleChoice models are trained.
+nsp: each (question, choice) pair is scored on its own: the probability that the choice follows
+    the question as the next sentence (index 0 of BERT's next-sentence head).
+The head scores each pair independently, so pairs are batched by length like any other rows and
+the choices of one question may land in different batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autocli.errors import UsageError
+from autocli.render import Batch, error_record
+from autocli.tasks import RunOptions, row_limit
+from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+
+MODES = {"multiple-choice": "multiple-choice", "nsp": "next-sentence-prediction"}  # mode -> model task
+IS_NEXT = 0  # BERT's next-sentence head: index 0 = "B follows A"
+
+
+@dataclass
+class ChoiceScore:
+    choice: int
+    text: str
+    score: float
+
+
+@dataclass
+class Chosen:
+    index: int
+    choice: int  # the best choice's position in the list
+    text: str
+    score: float
+    scores: list[ChoiceScore]  # every choice, in the given order
+    _question: str = ""
+
+
+@dataclass
+class ChooseOptions(RunOptions):
+    mode: str = "multiple-choice"
+
+
+def check_item(item, mode: str) -> None:
+    """Give the item an error unless it has a question and a list of choices (strings)."""
+    if item.error is not None:
+        return
+    question, choices = item.fields.get("question"), item.fields.get("choices")
+    least = 2 if mode == "multiple-choice" else 1
+    if not isinstance(question, str):
+        item.error = UsageError(f"input {item.index}: field 'question' is {'missing' if question is None else 'not a string'}", 'use {"question": "...", "choices": [...]}')
+    elif not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        item.error = UsageError(f"input {item.index}: field 'choices' is not a list of strings", 'use {"question": "...", "choices": ["...", "..."]}')
+    elif len(choices) < least:
+        item.error = UsageError(f"input {item.index}: {len(choices)} choice{'s' if len(choices) != 1 else ''}; {mode} needs at least {least}")
+
+
+def choose(model, tokenizer, items, options: ChooseOptions) -> Batch:
+    import torch
+
+    if options.mode not in MODES:
+        raise UsageError(f"unknown mode {options.mode!r}", f"use one of: {', '.join(MODES)}")
+    records: list = [None] * len(items)
+    pairs = []  # (slot, choice number)
+    for slot, item in enumerate(items):
+        check_item(item, options.mode)
+        if item.error is not None:
+            records[slot] = error_record(item.index, item.error)
+            continue
+        pairs += [(slot, c) for c in range(len(item.fields["choices"]))]
+
+    limit = row_limit(model, tokenizer, options.max_length)
+    firsts = [items[s].fields["question"] for s, _ in pairs]
+    seconds = [items[s].fields["choices"][c] for s, c in pairs]
+    encs = encode_all(tokenizer, firsts, seconds, limit)
+    rows, owners, failed, truncated = [], [], {}, set()
+    for (slot, c), enc in zip(pairs, encs):
+        if isinstance(enc, Exception):
+            failed.setdefault(slot, enc)
+            continue
+        if enc.truncated:
+            truncated.add(items[slot].index)
+        rows.append(Row(list(enc.ids), list(enc.type_ids)))
+        owners.append((slot, c))
+    for slot, err in failed.items():
+        records[slot] = error_record(items[slot].index, err)
+    warn_truncated(sorted(truncated), limit, options.quiet)
+
+    if options.mode == "multiple-choice":
+        def call(ids, mask, types):  # (B, T) pairs as B questions of one choice each -> (B,)
+            return model(ids[:, None], mask[:, None], None if types is None else types[:, None])[:, 0]
+    else:
+        def call(ids, mask, types):  # (B, T) -> (B,) P(is next)
+            return model(ids, mask, types).float().softmax(-1)[:, IS_NEXT]
+
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, call=call, quiet=options.quiet, desc="choose") if rows else []
+    per_item: dict[int, dict[int, float]] = {}
+    for (slot, c), out in zip(owners, outs):
+        per_item.setdefault(slot, {})[c] = float(out)
+    for slot, got in per_item.items():
+        if slot in failed:
+            continue
+        item = items[slot]
+        choices = item.fields["choices"]
+        values = torch.tensor([got[c] for c in range(len(choices))])  # (C,)
+        scores = values.softmax(-1) if options.mode == "multiple-choice" else values
+        listed = [ChoiceScore(c, text, s) for c, (text, s) in enumerate(zip(choices, scores.tolist()))]
+        best = max(listed, key=lambda x: x.score)
+        records[slot] = Chosen(item.index, best.choice, best.text, best.score, listed, item.fields["question"])
+    return Batch("choose", records)

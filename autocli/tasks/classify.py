@@ -1,0 +1,108 @@
+"""Sequence classification: texts or text pairs -> labels with scores.
+
+The activation follows transformers' TextClassificationPipeline: none for regression, sigmoid for
+multi-label or a single label, softmax otherwise; `function` overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autocli.errors import UsageError
+from autocli.render import Batch, error_record
+from autocli.tasks import RunOptions, row_limit
+from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+
+FUNCTIONS = ("softmax", "sigmoid", "none")
+TOP_K = 1
+
+
+@dataclass
+class LabelScore:
+    label: str
+    score: float
+
+
+@dataclass
+class Classification:
+    index: int
+    label: str  # the best label
+    score: float
+    scores: list[LabelScore]  # the top-k labels, best first
+    _text: str = ""
+    _pair: str | None = None
+
+
+@dataclass
+class ClassifyOptions(RunOptions):
+    top_k: int | None = TOP_K  # None = every label
+    function: str | None = None  # None = from the config, as transformers
+
+
+def default_function(config, num_labels: int) -> str:
+    """transformers' TextClassificationPipeline rule, in its order."""
+    problem = config.raw.get("problem_type")
+    if problem == "regression":
+        return "none"
+    if problem == "multi_label_classification" or num_labels == 1:
+        return "sigmoid"
+    return "softmax"
+
+
+def label_names(config, num_labels: int) -> list[str]:
+    id2label = config.id2label
+    return [id2label.get(i, f"LABEL_{i}") for i in range(num_labels)]
+
+
+def activate(logits, function: str):
+    """(N, L) logits -> (N, L) scores."""
+    if function == "softmax":
+        return logits.softmax(-1)
+    if function == "sigmoid":
+        return logits.sigmoid()
+    if function == "none":
+        return logits
+    raise UsageError(f"unknown --function {function!r}", f"use one of: {', '.join(FUNCTIONS)}")
+
+
+def classify(model, tokenizer, items, options: ClassifyOptions) -> Batch:
+    import torch
+
+    records: list = [None] * len(items)
+    todo = []  # (slot, text, pair)
+    for slot, item in enumerate(items):
+        pair = item.fields.get("text_pair")
+        if item.error is None and pair is not None and not isinstance(pair, str):
+            item.error = UsageError(f"input {item.index}: field 'text_pair' is a {type(pair).__name__}", 'use "text_pair": "..."')
+        if item.error is not None:
+            records[slot] = error_record(item.index, item.error)
+            continue
+        todo.append((slot, item.text, pair))
+
+    limit = row_limit(model, tokenizer, options.max_length)
+    encs = encode_all(tokenizer, [t for _, t, _ in todo], [p for _, _, p in todo], limit)
+    rows, slots, truncated = [], [], []
+    for (slot, text, pair), enc in zip(todo, encs):
+        if isinstance(enc, Exception):
+            records[slot] = error_record(items[slot].index, enc)
+            continue
+        if enc.truncated:
+            truncated.append(items[slot].index)
+        rows.append(Row(list(enc.ids), list(enc.type_ids)))
+        slots.append(slot)
+    warn_truncated(truncated, limit, options.quiet)
+
+    if rows:
+        outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, quiet=options.quiet, desc="classify")
+        logits = torch.stack(outs)  # (N, L)
+        num_labels = logits.shape[-1]
+        function = options.function or default_function(model.config, num_labels)
+        scores = activate(logits, function)  # (N, L)
+        k = num_labels if options.top_k is None else min(options.top_k, num_labels)
+        values, labels = scores.topk(k, dim=-1)  # (N, k)
+        names = label_names(model.config, num_labels)
+        for slot, vals, ids in zip(slots, values.tolist(), labels.tolist()):
+            top = [LabelScore(names[j], v) for v, j in zip(vals, ids)]
+            item = items[slot]
+            records[slot] = Classification(item.index, top[0].label, top[0].score, top, item.text, item.fields.get("text_pair"))
+    return Batch("classify", records)
