@@ -1,0 +1,176 @@
+"""`autocli generate MODEL [PROMPT...]`: continue prompts with a causal LM, streaming the text."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from autocli.cli import options as o
+
+BATCH_SIZE = 8
+DECODING = "Decoding (defaults: generation_config.json, else greedy)"
+
+EPILOG = (
+    "Settings come from the checkpoint's generation_config.json, then these options; --show-config lists each "
+    "value and its source. Text streams to stdout as it is produced, one prompt after another, each ending "
+    "with a newline; --format jsonl gives one record per prompt (text, token_ids, finish_reason eos|stop|length, "
+    "timings).\n\n"
+    "Examples:\n\n"
+    "  autocli generate openai-community/gpt2 \"The meaning of life is\" --max-new-tokens 40\n\n"
+    "  autocli generate Qwen/Qwen2.5-0.5B-Instruct --chat \"Name three rivers.\" --sample --temperature 0.7 --seed 1\n\n"
+    "  cat chats.jsonl | autocli generate ./model --jsonl --format jsonl --stop \"\\n\\n\"   "
+    "# {\"prompt\": ...} or {\"messages\": [...]}"
+)
+
+
+class GenFormat(str, Enum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class OrderedStream:
+    """Streams each prompt's text in input order: the current prompt live, later ones buffered until
+    their turn (a batch produces several at once)."""
+
+    def __init__(self, indices: list[int], write):
+        self.order = list(indices)
+        self.pos = 0
+        self.write = write
+        self.pending: dict[int, list[str]] = {i: [] for i in self.order}
+        self.done: dict[int, bool] = {}
+
+    def text(self, index: int, delta: str) -> None:
+        if self.pos < len(self.order) and index == self.order[self.pos]:
+            self.write(delta)
+        else:
+            self.pending[index].append(delta)
+
+    def finished(self, index: int, ok: bool) -> None:
+        """The record for `index` is complete: print what is now due, each finished prompt ending in a newline."""
+        self.done[index] = ok
+        while self.pos < len(self.order):
+            current = self.order[self.pos]
+            if self.pending[current]:
+                self.write("".join(self.pending[current]))
+                self.pending[current] = []
+            if current not in self.done:
+                return
+            if self.done[current]:
+                self.write("\n")
+            self.pos += 1
+
+
+def generate_cmd(
+    model: o.Checkpoint,
+    prompts: Annotated[Optional[list[str]], typer.Argument(help="Prompts ('-' or none: stdin, one per line).", show_default=False)] = None,
+    chat: Annotated[bool, typer.Option("--chat", help="Render prompts with the checkpoint's chat template.", rich_help_panel="Input")] = False,
+    system: Annotated[Optional[str], typer.Option("--system", help="System message for --chat (and JSONL messages).", rich_help_panel="Input")] = None,
+    sample: Annotated[Optional[bool], typer.Option("--sample/--greedy", help="Sample instead of picking the most likely token.", rich_help_panel=DECODING, show_default=False)] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", min=0.0, help="Sampling temperature (0 = greedy).", rich_help_panel=DECODING)] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", min=0, help="Sample from the K most likely tokens (0 = off; default 50).", rich_help_panel=DECODING)] = None,
+    top_p: Annotated[Optional[float], typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus sampling mass (1 = off).", rich_help_panel=DECODING)] = None,
+    min_p: Annotated[Optional[float], typer.Option("--min-p", min=0.0, max=1.0, help="Drop tokens below MIN_P x the top probability.", rich_help_panel=DECODING)] = None,
+    repetition_penalty: Annotated[Optional[float], typer.Option("--repetition-penalty", help="Penalise tokens already present (1 = off).", rich_help_panel=DECODING)] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: the same seed gives the same samples.", rich_help_panel=DECODING)] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="New tokens per prompt at most (default 256).", rich_help_panel=DECODING)] = None,
+    ignore_eos: Annotated[bool, typer.Option("--ignore-eos", help="Do not stop at end-of-sequence tokens (benchmarks).", rich_help_panel=DECODING)] = False,
+    stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop when the text contains STRING (repeatable); it is not printed.", rich_help_panel=DECODING)] = None,
+    show_config: Annotated[bool, typer.Option("--show-config", help="Print each generation setting with its source, and exit.", rich_help_panel=o.OUT)] = False,
+    stats: Annotated[bool, typer.Option("--stats", help="Print prompt tokens, prefill and decode speed, time to first token and peak memory to stderr.", rich_help_panel=o.OUT)] = False,
+    fmt: Annotated[GenFormat, typer.Option("--format", "-f", help="text: streamed; jsonl: one record per prompt; json: one document.", rich_help_panel=o.OUT)] = GenFormat.text,
+    input_file: o.InputFile = None,
+    jsonl: o.JsonlInput = False,
+    batch_size: o.BatchSize = BATCH_SIZE,
+    device: o.DeviceOpt = o.Device.auto,
+    dtype: o.DTypeOpt = o.DType.auto,
+    allow_pickle: o.AllowPickle = False,
+    revision: o.Revision = None,
+    offline: o.Offline = False,
+    cache_dir: o.CacheDir = None,
+    token: o.Token = None,
+) -> None:
+    """Generate text from prompts with a causal language model (greedy or sampled, streamed)."""
+    from autocli import render
+    from autocli.checkpoint import Checkpoint
+    from autocli.errors import Unsupported, UsageError
+    from autocli.tasks.generate import GENERATION_CONFIG, resolve_settings
+
+    flags = {
+        "do_sample": sample, "temperature": temperature, "top_k": top_k, "top_p": top_p, "min_p": min_p,
+        "repetition_penalty": repetition_penalty, "max_new_tokens": max_new_tokens, "stop_strings": list(stop or []),
+        "seed": seed, "ignore_eos": ignore_eos,
+    }
+    if temperature == 0 and sample is None:
+        flags["do_sample"] = False  # --temperature 0 means greedy
+    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    if show_config:
+        from autocli.tokenizer import load_tokenizer
+
+        settings = resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), load_tokenizer(ckpt), flags)
+        render.emit(settings, "table" if fmt == GenFormat.text else fmt.value)
+        return
+    if system is not None and not chat and not jsonl:
+        raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
+    items = _prompts(prompts, input_file, jsonl)
+
+    from autocli.models import load_model, resolve_device
+    from autocli.tasks.generate import auto_dtype, encode_prompts, generate
+    from autocli.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(ckpt)
+    if chat and tokenizer.chat_template is None:
+        raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
+                          "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
+    settings = resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), tokenizer, flags)
+    encode_prompts(tokenizer, items, chat, system)
+    dt = dtype.value
+    if dt == "auto":
+        ready = [p for p in items if p.ids is not None]
+        dt = auto_dtype(ckpt.config(), resolve_device(device.value), sum(len(p.ids) for p in ready),
+                        settings["max_new_tokens"] * len(ready))
+    loaded = load_model(ckpt, "causal-lm", device=device.value, dtype=dt, allow_pickle=allow_pickle)
+
+    stream = OrderedStream([p.index for p in items], render.write_stream) if fmt == GenFormat.text else None
+    batch = render.Batch("Generation")
+    for record in generate(loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size,
+                           on_text=stream.text if stream else None,
+                           on_stats=render.generation_stats if stats else None):
+        batch.records.append(record)
+        ok = not isinstance(record, render.ErrorRecord)
+        if stream is not None:
+            if not ok:
+                render.stream_error(record)
+            stream.finished(record.index, ok)
+        elif fmt == GenFormat.jsonl:
+            render.emit(record, "jsonl")
+    if fmt == GenFormat.json:
+        render.emit(batch, "json")
+    render.finish(batch, "prompts")
+
+
+def _prompts(args, input_file, jsonl: bool):
+    """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text) or "messages" (chat)."""
+    from autocli.errors import UsageError
+    from autocli.inputs import read_inputs
+    from autocli.tasks.generate import Prompt
+
+    out = []
+    for item in read_inputs(args, input_file, jsonl, primary="prompt"):
+        p = Prompt(item.index, error=item.error)
+        if item.error is None:
+            text, messages = item.fields.get("prompt"), item.fields.get("messages")
+            if messages is not None:
+                if not isinstance(messages, list) or not messages:
+                    p.error = UsageError(f"input {item.index}: 'messages' must be a non-empty list", 'use "messages": [{"role": "user", "content": "..."}]')
+                else:
+                    p.messages = messages
+            elif isinstance(text, str):
+                p.text = text
+            else:
+                got = "missing" if text is None else f"a {type(text).__name__}"
+                p.error = UsageError(f"input {item.index}: field 'prompt' is {got}", 'each JSONL object needs "prompt": "..." or "messages": [...]')
+        out.append(p)
+    return out

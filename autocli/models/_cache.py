@@ -1,0 +1,105 @@
+"""A KV cache preallocated per request, and the per-call view of it (positions, masks).
+
+Slot t of the cache holds column t of the (left-padded) batch, so every row writes at the same slot
+and one mask row per batch row says which slots are real. A forward call is a Step: prefill writes the
+prompt at slots [0, T), each decode call writes one token at the next slot.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from autocli.errors import UsageError
+
+
+class KVCache:
+    def __init__(self, layers: int, batch: int, kv_heads: int, head_dim: int, capacity: int,
+                 dtype: torch.dtype, device: torch.device | str = "cpu", v_head_dim: int | None = None):
+        shape = (batch, kv_heads, capacity, head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
+        self.v = [torch.zeros(shape[:3] + (v_head_dim or head_dim,), dtype=dtype, device=device) for _ in range(layers)]
+        self.valid = torch.zeros(batch, capacity, dtype=torch.bool, device=device)  # (B, S): slot holds a real token
+        self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)  # (B,): position id of the next token
+        self.capacity = capacity
+        self.length = 0  # slots written
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.k + self.v)
+
+    def step(self, attention_mask: torch.Tensor) -> "Step":
+        """Reserve slots for a (B, T) chunk whose real tokens are marked 1 in attention_mask."""
+        B, T = attention_mask.shape
+        start = self.length
+        if start + T > self.capacity:
+            raise UsageError(f"the KV cache holds {self.capacity} tokens; {start + T} were asked for", "raise the cache size")
+        real = attention_mask.to(torch.bool)
+        self.valid[:, start:start + T] = real
+        positions = self.next_pos[:, None] + real.long().cumsum(-1) - 1  # (B, T): pads repeat a neighbour
+        positions = positions.clamp(min=0)
+        self.next_pos = positions[:, -1] + 1 if T else self.next_pos
+        self.length = start + T
+        return Step(positions, self.valid[:, : start + T], start, self)
+
+    def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k/v (B, nkv, T, hd) at slots [start, start+T); return every slot so far."""
+        T, keys, values = k.shape[2], self.k[layer], self.v[layer]
+        keys.narrow(2, start, T).copy_(k)
+        values.narrow(2, start, T).copy_(v)
+        return keys.narrow(2, 0, start + T), values.narrow(2, 0, start + T)  # (B, nkv, S, hd) views
+
+
+class Step:
+    """One forward call: position ids (B, T), key validity (B, S), where its slots start, the cache (or None)."""
+
+    def __init__(self, positions, valid, start: int = 0, cache: KVCache | None = None):
+        self.positions = positions
+        self.valid = valid
+        self.start = start
+        self.cache = cache
+        self._masks: dict = {}
+
+    @classmethod
+    def uncached(cls, attention_mask: torch.Tensor) -> "Step":
+        """A whole batch in one call (classification, parity): positions count real tokens only."""
+        real = attention_mask.to(torch.bool)
+        positions = (real.long().cumsum(-1) - 1).clamp(min=0)  # (B, T)
+        return cls(positions, real)
+
+    @property
+    def length(self) -> int:
+        return self.positions.shape[1]
+
+    def kv(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        if self.cache is None:
+            return k, v
+        return self.cache.write(layer, self.start, k, v)
+
+    def mask(self, window: int | None = None):
+        """Boolean (B, 1, T, S) attention mask, "causal" for SDPA's own causal path, or None (attend to all).
+
+        Query slot i sees key slot j when j <= i, slot j is real and (sliding window) j > i - window.
+        Every slot also sees itself, so a padding row stays finite instead of NaN.
+        """
+        if window not in self._masks:
+            self._masks[window] = self._build(window)
+        return self._masks[window]
+
+    def _build(self, window):
+        T, S = self.length, self.valid.shape[1]
+        all_real = bool(self.valid.all())
+        short = window is None or S <= window
+        if all_real and short:
+            if T == 1:
+                return None
+            if self.start == 0 and T == S:
+                return "causal"
+        device = self.valid.device
+        q = torch.arange(self.start, self.start + T, device=device)[:, None]  # (T, 1)
+        k = torch.arange(S, device=device)[None, :]  # (1, S)
+        allowed = k <= q
+        if window is not None:
+            allowed = allowed & (k > q - window)
+        allowed = allowed[None] & self.valid[:, None, :]  # (B, T, S)
+        allowed = allowed | (k == q)[None]
+        return allowed[:, None]  # (B, 1, T, S)

@@ -1,0 +1,155 @@
+"""GPT-2 (model_type "gpt2"): pre-norm decoder, learned absolute positions, fused qkv, Conv1D weights.
+
+Conv1D stores weights [in, out] (see _decoder.Conv1D for how each dtype uses them). The LM head is
+tied to `wte` unless the config says otherwise. Heads as transformers' GPT2For*: sequence
+classification scores the last real token (`score`, no bias), token classification `classifier`,
+QA `qa_outputs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import Unsupported
+from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token,
+                                     run_pooled, tie_head)
+
+PREFIX = "transformer"
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    n_embd: int
+    n_layer: int
+    n_head: int
+    n_inner: int
+    n_positions: int
+    activation_function: str
+    layer_norm_epsilon: float
+    scale_attn_weights: bool
+    scale_attn_by_inverse_layer_idx: bool
+    tie_word_embeddings: bool
+    num_labels: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        if r.get("add_cross_attention"):
+            raise Unsupported("GPT-2 with cross-attention (add_cross_attention) is not supported", "autocli runs GPT-2 as a decoder-only model")
+        n_embd, n_head = r.get("n_embd", 768), r.get("n_head", 12)
+        if n_embd % n_head:
+            raise Unsupported(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
+        act = r.get("activation_function", "gelu_new")
+        activation(act, "activation_function")
+        return cls(
+            vocab_size=r.get("vocab_size", 50257),
+            n_embd=n_embd,
+            n_layer=r.get("n_layer", 12),
+            n_head=n_head,
+            n_inner=r.get("n_inner") or 4 * n_embd,
+            n_positions=r.get("n_positions", 1024),
+            activation_function=act,
+            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-5),
+            scale_attn_weights=r.get("scale_attn_weights", True),
+            scale_attn_by_inverse_layer_idx=r.get("scale_attn_by_inverse_layer_idx", False),
+            tie_word_embeddings=r.get("tie_word_embeddings", True),
+            num_labels=cfg.num_labels,
+        )
+
+
+class Attention(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.n_head, self.layer = a.n_head, layer
+        self.c_attn = Conv1D(a.n_embd, 3 * a.n_embd)
+        self.c_proj = Conv1D(a.n_embd, a.n_embd)
+        self.scale = (a.n_embd // a.n_head) ** -0.5 if a.scale_attn_weights else 1.0
+        if a.scale_attn_by_inverse_layer_idx:
+            self.scale /= float(layer + 1)
+
+    def forward(self, x, step):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, nh, T, hd)
+        k, v = step.kv(self.layer, k, v)  # (B, nh, S, hd)
+        y = attend(q, k, v, step.mask(), self.scale)  # (B, nh, T, hd)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.c_fc = Conv1D(a.n_embd, a.n_inner)
+        self.c_proj = Conv1D(a.n_inner, a.n_embd)
+        self.act = activation(a.activation_function, "activation_function")
+
+    def forward(self, x):
+        return self.c_proj(self.act(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.attn = Attention(a, layer)
+        self.ln_2 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.mlp = MLP(a)
+
+    def forward(self, x, step):
+        x = x + self.attn(self.ln_1(x), step)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Model(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.a = a
+        self.wte = nn.Embedding(a.vocab_size, a.n_embd)
+        self.wpe = nn.Embedding(a.n_positions, a.n_embd)
+        self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
+        self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+
+    def cache_shape(self):
+        return self.a.n_layer, self.a.n_head, self.a.n_embd // self.a.n_head
+
+    def forward(self, input_ids, step):
+        # Rows of a batch that already finished keep stepping past their limit; their outputs are discarded.
+        positions = step.positions.clamp(max=self.a.n_positions - 1)
+        x = self.wte(input_ids) + self.wpe(positions)  # (B, T, C)
+        for block in self.h:
+            x = block(x, step)
+        return self.ln_f(x)  # (B, T, C)
+
+
+# task -> (head modules, output)
+HEADS = {
+    "base": (lambda a: {}, run_base),
+    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size, bias=False)}, run_lm),
+    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
+    "token-classification": (lambda a: {"classifier": linear(a.n_embd, a.num_labels)}, run_per_token("classifier")),
+    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
+}
+
+TIES = {"lm_head.weight": "transformer.wte.weight"}
+
+
+def build(a: Args, task: str) -> DecoderTask:
+    heads, run = HEADS[task]
+    return DecoderTask(PREFIX, GPT2Model(a), heads(a), run)
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    state = drop_stale(state)
+    return tie_head(state, "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int:
+    return a.n_positions

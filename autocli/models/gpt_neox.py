@@ -1,0 +1,161 @@
+"""GPT-NeoX (model_type "gpt_neox"; Pythia, ...): fused per-head qkv, rotary on the first
+`rotary_pct` of each head, attention and MLP in parallel (use_parallel_residual) or in sequence.
+
+`query_key_value` packs q, k and v per head: its output reshapes to (B, T, heads, 3 * head_dim).
+Older checkpoints call the LM head `embed_out` (renamed in sanitize). Heads as transformers'
+GPTNeoXFor*: `score` (no bias) at the last real token, `classifier`, `qa_outputs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import Unsupported
+from autocli.models._decoder import DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token, run_pooled, tie_head
+from autocli.models._rope import Rotary, rope_parameters
+
+PREFIX = "gpt_neox"
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    hidden_act: str
+    layer_norm_eps: float
+    max_position_embeddings: int
+    rope: dict
+    use_parallel_residual: bool
+    attention_bias: bool
+    tie_word_embeddings: bool
+    num_labels: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        hidden, heads = r.get("hidden_size", 6144), r.get("num_attention_heads", 64)
+        if hidden % heads:
+            raise Unsupported(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
+        act = r.get("hidden_act", "gelu")
+        activation(act)
+        return cls(
+            vocab_size=r.get("vocab_size", 50432),
+            hidden_size=hidden,
+            intermediate_size=r.get("intermediate_size", 24576),
+            num_hidden_layers=r.get("num_hidden_layers", 44),
+            num_attention_heads=heads,
+            hidden_act=act,
+            layer_norm_eps=r.get("layer_norm_eps", 1e-5),
+            max_position_embeddings=r.get("max_position_embeddings", 2048),
+            rope=rope_parameters(r, {"partial_rotary_factor": 0.25}),
+            use_parallel_residual=bool(r.get("use_parallel_residual", True)),
+            attention_bias=bool(r.get("attention_bias", True)),
+            tie_word_embeddings=bool(r.get("tie_word_embeddings", False)),
+            num_labels=cfg.num_labels,
+        )
+
+
+class Attention(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.layer, self.n_head = layer, a.num_attention_heads
+        self.query_key_value = linear(a.hidden_size, 3 * a.hidden_size, a.attention_bias)
+        self.dense = linear(a.hidden_size, a.hidden_size, a.attention_bias)
+
+    def forward(self, x, step, rotary, cos, sin):
+        B, T, C = x.shape
+        nh = self.n_head
+        qkv = self.query_key_value(x).view(B, T, nh, 3, -1).permute(0, 3, 2, 1, 4)  # (B, 3, nh, T, hd)
+        qk = rotary.apply(qkv[:, :2].reshape(B, 2 * nh, T, -1), cos, sin)  # (B, 2nh, T, hd): q and k in one rotation
+        k, v = step.kv(self.layer, qk[:, nh:], qkv[:, 2])  # (B, nh, S, hd)
+        q = qk[:, :nh]
+        y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
+        return self.dense(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.dense_h_to_4h = linear(a.hidden_size, a.intermediate_size)
+        self.dense_4h_to_h = linear(a.intermediate_size, a.hidden_size)
+        self.act = activation(a.hidden_act)
+
+    def forward(self, x):
+        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
+
+
+class Layer(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
+        self.post_attention_layernorm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
+        self.attention = Attention(a, layer)
+        self.mlp = MLP(a)
+        self.parallel = a.use_parallel_residual
+
+    def forward(self, x, step, rotary, cos, sin):
+        attn = self.attention(self.input_layernorm(x), step, rotary, cos, sin)
+        if self.parallel:  # x + attn(ln1(x)) + mlp(ln2(x))
+            return x + attn + self.mlp(self.post_attention_layernorm(x))
+        x = x + attn
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class GPTNeoXModel(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.a = a
+        self.embed_in = nn.Embedding(a.vocab_size, a.hidden_size)
+        self.layers = nn.ModuleList(Layer(a, i) for i in range(a.num_hidden_layers))
+        self.final_layer_norm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
+        self.rotary = Rotary(a.rope, a.head_dim, a.max_position_embeddings)
+
+    def cache_shape(self):
+        return self.a.num_hidden_layers, self.a.num_attention_heads, self.a.head_dim
+
+    def forward(self, input_ids, step):
+        x = self.embed_in(input_ids)  # (B, T, C)
+        cos, sin = self.rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
+        for layer in self.layers:
+            x = layer(x, step, self.rotary, cos, sin)
+        return self.final_layer_norm(x)  # (B, T, C)
+
+
+# task -> (head modules, output)
+HEADS = {
+    "base": (lambda a: {}, run_base),
+    "causal-lm": (lambda a: {"lm_head": linear(a.hidden_size, a.vocab_size, bias=False)}, run_lm),
+    "sequence-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, bias=False)}, run_pooled("score")),
+    "token-classification": (lambda a: {"classifier": linear(a.hidden_size, a.num_labels)}, run_per_token("classifier")),
+    "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
+}
+
+TIES = {"lm_head.weight": "gpt_neox.embed_in.weight"}
+
+
+def build(a: Args, task: str) -> DecoderTask:
+    heads, run = HEADS[task]
+    return DecoderTask(PREFIX, GPTNeoXModel(a), heads(a), run)
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    state = {("lm_head." + k[len("embed_out."):] if k.startswith("embed_out.") else k): v for k, v in drop_stale(state).items()}
+    return tie_head(state, "lm_head.weight", "gpt_neox.embed_in.weight", a.tie_word_embeddings)
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int | None:
+    return None  # rotary positions: transformers does not refuse longer inputs either

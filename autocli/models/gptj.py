@@ -1,0 +1,168 @@
+"""GPT-J (model_type "gptj"): attention and MLP in parallel off one LayerNorm, rotary on the first
+`rotary_dim` channels of each head in interleaved pairs (x0,x1), (x2,x3), ..., an LM head with a bias.
+
+Heads as transformers' GPTJFor*: `score` (no bias) at the last real token and `qa_outputs`; GPT-J has
+no token-classification head there, so none here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import Unsupported
+from autocli.models._decoder import (DecoderTask, activation, attend, drop_stale, fuse, linear, project, run_base, run_lm,
+                                     run_per_token, run_pooled, tie_head)
+from autocli.models._rope import Rotary
+
+PREFIX = "transformer"
+ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    n_embd: int
+    n_layer: int
+    n_head: int
+    n_inner: int
+    n_positions: int
+    rotary_dim: int
+    activation_function: str
+    layer_norm_epsilon: float
+    tie_word_embeddings: bool
+    num_labels: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        n_embd, n_head = r.get("n_embd", 4096), r.get("n_head", 16)
+        if n_embd % n_head:
+            raise Unsupported(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
+        head_dim = n_embd // n_head
+        rotary_dim = r.get("rotary_dim", 64)
+        if rotary_dim is None:
+            rotary_dim = head_dim  # rotary over the whole head
+        if not isinstance(rotary_dim, int) or rotary_dim < 2 or rotary_dim > head_dim or rotary_dim % 2:
+            raise Unsupported(f"rotary_dim {rotary_dim!r} does not fit head size {head_dim}", "rotary_dim must be even and at most n_embd / n_head")
+        act = r.get("activation_function", "gelu_new")
+        activation(act, "activation_function")
+        return cls(
+            vocab_size=r.get("vocab_size", 50400),
+            n_embd=n_embd,
+            n_layer=r.get("n_layer", 28),
+            n_head=n_head,
+            n_inner=r.get("n_inner") or 4 * n_embd,
+            n_positions=r.get("n_positions", 2048),
+            rotary_dim=rotary_dim,
+            activation_function=act,
+            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-5),
+            tie_word_embeddings=bool(r.get("tie_word_embeddings", False)),
+            num_labels=cfg.num_labels,
+        )
+
+
+class Attention(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.layer, self.n_head = layer, a.n_head
+        self.q_proj = linear(a.n_embd, a.n_embd, bias=False)
+        self.k_proj = linear(a.n_embd, a.n_embd, bias=False)
+        self.v_proj = linear(a.n_embd, a.n_embd, bias=False)
+        self.out_proj = linear(a.n_embd, a.n_embd, bias=False)
+        self.qkv = None  # (weight, bias, in_out) of q|k|v once fused for decoding
+
+    def fuse_for_decoding(self):
+        self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
+
+    def forward(self, x, step, rotary, cos, sin):
+        B, T, C = x.shape
+        nh = self.n_head
+        if self.qkv is not None:
+            out = project(x, *self.qkv).view(B, T, 3 * nh, -1).transpose(1, 2)  # (B, 3nh, T, hd)
+        else:
+            out = torch.cat([p(x).view(B, T, nh, -1) for p in (self.q_proj, self.k_proj, self.v_proj)], 2).transpose(1, 2)
+        qk = rotary.apply(out[:, : 2 * nh], cos, sin)  # (B, 2nh, T, hd): q and k in one rotation
+        k, v = step.kv(self.layer, qk[:, nh:], out[:, 2 * nh:])  # (B, nh, S, hd)
+        q = qk[:, :nh]
+        y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
+        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.fc_in = linear(a.n_embd, a.n_inner)
+        self.fc_out = linear(a.n_inner, a.n_embd)
+        self.act = activation(a.activation_function, "activation_function")
+
+    def forward(self, x):
+        return self.fc_out(self.act(self.fc_in(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, a: Args, layer: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.attn = Attention(a, layer)
+        self.mlp = MLP(a)
+
+    def forward(self, x, step, rotary, cos, sin):
+        h = self.ln_1(x)
+        return x + self.attn(h, step, rotary, cos, sin) + self.mlp(h)
+
+
+class GPTJModel(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.a = a
+        self.wte = nn.Embedding(a.vocab_size, a.n_embd)
+        self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
+        self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
+        self.rotary = Rotary(rope, a.head_dim, a.n_positions, interleaved=True, dim=a.rotary_dim)
+
+    def cache_shape(self):
+        return self.a.n_layer, self.a.n_head, self.a.head_dim
+
+    def forward(self, input_ids, step):
+        x = self.wte(input_ids)  # (B, T, C)
+        cos, sin = self.rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
+        for block in self.h:
+            x = block(x, step, self.rotary, cos, sin)
+        return self.ln_f(x)  # (B, T, C)
+
+
+# task -> (head modules, output)
+HEADS = {
+    "base": (lambda a: {}, run_base),
+    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size)}, run_lm),
+    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
+    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
+}
+
+TIES = {"lm_head.weight": "transformer.wte.weight"}
+
+
+def build(a: Args, task: str) -> DecoderTask:
+    heads, run = HEADS[task]
+    return DecoderTask(PREFIX, GPTJModel(a), heads(a), run)
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    return tie_head(drop_stale(state), "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int:
+    return a.n_positions  # GPT-J's sinusoid table ends there

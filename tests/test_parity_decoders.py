@@ -1,0 +1,160 @@
+"""Decoder logit parity with transformers: every (family, head) pair of issue 4 and every config variant that
+changes the math (rope scaling, GQA, sliding windows, tied/untied, biases, head_dim, q/k norm, ...), float32,
+padded batches (left and right), max |Δ| <= 1e-4 at real tokens.
+
+transformers is given position ids that count real tokens only (what its generate() does); autocli derives
+the same from the attention mask.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.fx_decoders import VARIANTS, build_decoder, decoder_oracle, tasks_of
+
+TOL = 1e-4
+
+# one row per (variant, task): every head of every family on its main variant, causal-lm on every variant
+PAIRS = sorted(
+    {(v, t) for v in ("gpt2", "gptj", "gpt_neox", "llama", "mistral", "qwen2", "qwen3") for t in tasks_of(v)}
+    | {(v, "causal-lm") for v in VARIANTS}
+    | {(v, "base") for v in ("gpt2", "llama")}
+)
+
+
+def _batch(vocab: int, pad: int, side: str, lengths=(14, 9, 3), seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    ids = torch.full((len(lengths), T), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for b, n in enumerate(lengths):
+        row = torch.randint(0, vocab - 1, (n,), generator=g)
+        row[row == pad] = (pad + 1) % (vocab - 1)  # a real token never equals the pad id
+        cols = slice(T - n, T) if side == "left" else slice(0, n)
+        ids[b, cols], mask[b, cols] = row, 1
+    return ids, mask
+
+
+def _oracle_output(model, task, ids, mask):
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
+    if task == "base":
+        return out.last_hidden_state
+    if task == "question-answering":
+        return torch.stack([out.start_logits, out.end_logits], dim=-1)
+    return out.logits
+
+
+def _load(folder, task):
+    from autocli.models import load_model_from_dir
+
+    return load_model_from_dir(folder, task, device="cpu", dtype="float32")
+
+
+@pytest.mark.parametrize("variant,task", PAIRS, ids=[f"{v}:{t}" for v, t in PAIRS])
+def test_logits_match_transformers(decoder_root, variant, task):
+    cfg_pad = {"pad_token_id": 1} if task == "sequence-classification" else {}
+    folder = build_decoder(decoder_root, variant, task, **cfg_pad)
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    ref_model, ours = decoder_oracle(folder, variant, task), _load(folder, task)
+    assert not ours.report.missing and not ours.report.random
+    for side in ("left", "right"):
+        ids, mask = _batch(vocab, pad=1, side=side)
+        ref, out = _oracle_output(ref_model, task, ids, mask), ours(ids, mask)
+        assert out.shape == ref.shape, (out.shape, ref.shape)
+        if task == "sequence-classification":
+            delta = (out - ref).abs().max()
+        else:
+            delta = (out - ref)[mask.bool()].abs().max()  # padding positions carry no meaning
+        assert delta <= TOL, f"{variant} {task} {side}-padded: max |Δ| = {delta:.2e}"
+
+
+@pytest.mark.parametrize("variant", ["gpt2", "llama", "gpt_neox"])
+def test_sequence_classification_without_pad_token(decoder_root, variant):
+    """transformers refuses batches > 1 without pad_token_id; autocli pools at the last real token by the mask."""
+    folder = build_decoder(decoder_root, variant, "sequence-classification")
+    assert json.loads((folder / "config.json").read_text()).get("pad_token_id") is None
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    ref_model, ours = decoder_oracle(folder, variant, "sequence-classification"), _load(folder, "sequence-classification")
+    ids, mask = _batch(vocab, pad=0, side="right", lengths=(11, 4, 7))
+    out = ours(ids, mask)  # (B, L)
+    for b in range(ids.shape[0]):
+        n = int(mask[b].sum())
+        with torch.no_grad():
+            ref = ref_model(input_ids=ids[b:b + 1, :n]).logits  # one unpadded row at a time
+        assert (out[b] - ref[0]).abs().max() <= TOL
+
+
+def test_sliding_window_is_shorter_than_the_prompt(decoder_root):
+    """The mistral fixture's window (5) must matter: a full-attention run of the same weights differs."""
+    folder = build_decoder(decoder_root, "mistral", "causal-lm")
+    windowed = _load(folder, "causal-lm")
+    ids, mask = _batch(300, pad=1, side="left", lengths=(14, 12))
+    config = json.loads((folder / "config.json").read_text())
+    assert config["sliding_window"] < 12
+    full_folder = build_decoder(decoder_root, "mistral", "causal-lm", sliding_window=None)
+    assert (windowed(ids, mask) - _load(full_folder, "causal-lm")(ids, mask))[mask.bool()].abs().max() > 1e-3
+
+
+def test_tied_head_is_the_embedding_matrix(decoder_root):
+    """A tied checkpoint stores no lm_head; loading gives the head the embedding tensor itself."""
+    from safetensors import safe_open
+
+    folder = build_decoder(decoder_root, "gpt2", "causal-lm")
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        assert "lm_head.weight" not in set(f.keys())
+    m = _load(folder, "causal-lm").module
+    assert m.lm_head.weight.data_ptr() == m.transformer.wte.weight.data_ptr()
+
+
+def test_rope_scaling_spellings_agree(decoder_root):
+    """`rope_scaling` (old) and `rope_parameters` (new) spellings of one setting give the same model."""
+    from autocli.models._rope import rope_parameters
+
+    old = {"rope_scaling": {"type": "linear", "factor": 2.0}, "rope_theta": 500.0, "max_position_embeddings": 64}
+    new = {"rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}, "max_position_embeddings": 64}
+    assert rope_parameters(old) == rope_parameters(new)
+    neox = rope_parameters({"rotary_pct": 0.25, "rotary_emb_base": 1000}, {"partial_rotary_factor": 0.25})
+    assert neox == {"rope_type": "default", "rope_theta": 1000, "partial_rotary_factor": 0.25}
+
+
+@pytest.mark.parametrize("rope", [
+    {"rope_type": "linear", "factor": 2.0},
+    {"rope_type": "dynamic", "factor": 2.0},
+    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 16},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 16, "mscale": 0.7, "mscale_all_dim": 1.0, "truncate": False},
+])
+def test_inverse_frequencies_match_transformers(rope):
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from autocli.models._rope import INIT, rope_parameters
+
+    raw = {"hidden_size": 64, "num_attention_heads": 4, "max_position_embeddings": 32, "rope_parameters": dict(rope, rope_theta=10000.0)}
+    cfg = LlamaConfig(**raw)
+    for seq_len in (None, 80):
+        ref, ref_scale = ROPE_INIT_FUNCTIONS[rope["rope_type"]](cfg, "cpu", seq_len=seq_len)
+        ours, scale = INIT[rope["rope_type"]](rope_parameters(raw), 16, 32, seq_len)
+        assert torch.allclose(ours, ref, rtol=1e-6, atol=0) and scale == pytest.approx(ref_scale)
+
+
+def test_unsupported_rope_type_is_refused(decoder_root, cli):
+    from tests.conftest import assert_one_line_error
+
+    folder = build_decoder(decoder_root, "llama", "causal-lm")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["rope_parameters"] = {"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0] * 4, "long_factor": [1.0] * 4}
+    bad = folder.parent / "llama-longrope"
+    if not bad.exists():
+        import shutil
+
+        shutil.copytree(folder, bad)
+    (bad / "config.json").write_text(json.dumps(cfg))
+    res = cli(["generate", bad, "hello", "--max-new-tokens", "2"])
+    assert_one_line_error(res, 5)
+    assert "longrope" in res.stderr
