@@ -1,0 +1,74 @@
+"""`autocli compat CHECKPOINT...`: which tasks each checkpoint runs, plus lint, from headers only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from autocli.cli import options as o
+
+EPILOG = (
+    "Verdicts: ready · head-untrained (the head's weights are missing: it would be random) · "
+    "unsupported-head · family-unsupported · blocked (remote code or pickle-only weights) · "
+    "error (unreadable or refused checkpoint).\n\n"
+    "Lint findings (severity error, warning or info): dimensions, architectures-model-type, "
+    "architectures-weights, id2label-size, generic-labels, bio-tags, problem-type, vocab-size, max-length, "
+    "tied-embeddings, decoder-pad-token, index-missing-shard, index-extra-shard, index-missing-tensor, "
+    "index-unlisted-tensor, mixed-dtypes, tokenizer-invalid, tokenizer-missing. "
+    "--format json: schema autocli.compat/1, documented in autocli/compat.py.\n\n"
+    "Exit codes: 0 every --require met (and, with --strict, no lint error); "
+    "6 some checkpoint is not ready for a --require task (an unreadable one never is), "
+    "or --strict and a lint error; when no checkpoint could be read at all, the first one's own code "
+    "(3 not reachable, 4 invalid). The report is printed in every case.\n\n"
+    "Examples:\n\n"
+    "  autocli compat ./my-model\n\n"
+    "  autocli compat dslim/bert-base-NER bert-base-cased --task ner --task qa\n\n"
+    "  autocli compat org/model --require token-classification --strict --format json\n\n"
+    "CI (a GitHub Actions step):\n\n"
+    "  - name: Check the model runs as a token classifier\n\n"
+    "    run: autocli compat org/model --require token-classification"
+)
+
+
+def compat_cmd(
+    checkpoints: Annotated[
+        list[str],
+        typer.Argument(help="Local folders or Hub ids (org/name, org/name@rev).", show_default=False, metavar="CHECKPOINT"),
+    ],
+    task: Annotated[
+        Optional[list[str]],
+        typer.Option("--task", "-t", metavar="TASK", help="Only these tasks (repeatable; aliases such as ner, qa, fill-mask work). Default: all."),
+    ] = None,
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option("--require", "-r", metavar="TASK", help="Exit 6 unless every checkpoint is ready for TASK (repeatable)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Also exit 6 on any lint error.")] = False,
+    revision: o.Revision = None,
+    offline: o.Offline = False,
+    cache_dir: o.CacheDir = None,
+    token: o.Token = None,
+    fmt: o.FormatOpt = o.Format.table,
+    json_flag: o.JsonFlag = False,
+) -> None:
+    """Check, without loading weights, which tasks each checkpoint can run, and lint it."""
+    from autocli import compat, registry, render
+    from autocli.errors import AutocliError, RequirementFailed
+
+    fmt = o.output_format(fmt, json_flag)
+    required = compat.resolve_tasks(require)
+    tasks = compat.resolve_tasks(task) if task else list(registry.TASKS)
+    tasks = [t for t in registry.TASKS if t in tasks or t in required]  # a required task is always shown
+    report = compat.check(
+        checkpoints, tasks, required, strict, revision=revision, cache_dir=cache_dir, token=token, offline=offline
+    )
+    if fmt == o.Format.jsonl:
+        render.emit(render.Batch("CheckpointReport", report.checkpoints), fmt)
+    else:
+        render.emit(report, fmt)
+    errors = [r.error for r in report.checkpoints if r.error]
+    if errors and len(errors) == len(report.checkpoints):  # nothing could be checked: say why, as other commands do
+        raise AutocliError(errors[0]["message"], errors[0]["hint"], errors[0]["exit_code"])
+    if not report.ok:
+        raise RequirementFailed(*compat.failure_summary(report))
