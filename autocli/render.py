@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -52,10 +53,16 @@ def _dumps(data: Any, indent: int | None) -> str:
     return json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
 
 
+# A table written to a file or pipe is not cut to rich's default 80 columns (long tensor names would wrap).
+PIPE_WIDTH = 200
+
+
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(stderr=stderr, soft_wrap=True, highlight=False, width=width)
 
 
 def write_line(text: str) -> None:
