@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from autocli import compat, config, headers, inputs
 from autocli.checkpoint import Checkpoint
 from autocli.errors import AutocliError
+from tests.conftest import assert_one_line_error
 from tests.fx_hub import write_safetensors
 
 SETTINGS = settings(
@@ -488,3 +489,22 @@ def test_line_over_the_limit_is_an_error_record(monkeypatch):
     items = inputs.read_inputs(None, stdin=Stream())
     assert [it.index for it in items] == [0, 1, 2]
     assert [it.error is not None for it in items] == [False, True, False]
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"num_attention_heads": 7}, 4, "not a multiple of"),
+    ({"hidden_size": 10**9}, 4, "out of range"),
+    ({"hidden_act": "swishy"}, 5, "not supported"),
+    ({"max_position_embeddings": 4}, 4, "has shape"),
+])
+def test_inconsistent_or_hostile_config_on_a_real_checkpoint(cli, minilm_dir, tmp_path, change, code, words):
+    """Each refused before any forward pass, as one line with a hint: invalid (4) or unsupported (5)."""
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(minilm_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **change}))
+    res = cli(["embed", str(folder), "hello"])
+    assert_one_line_error(res, code)
+    assert words in res.stderr

@@ -207,7 +207,7 @@ def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.d
         k, want, got = report.mismatched[0]
         more = f" (and {len(report.mismatched) - 1} more)" if len(report.mismatched) > 1 else ""
         raise InvalidCheckpoint(
-            f"{spec.name}: weight {k} has shape {list(got)} but the model config.json describes needs {list(want)}{more}",
+            f"{spec.name}: weight {k} has shape {list(got)} but config.json describes {list(want)}{more}",
             "config.json and the weights disagree (num_labels, vocab_size, hidden_size?); fix one of them",
         )
     missing_head = [k for k in report.missing if k in heads]

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import LMHead, TaskModel
 from autocli.models._layers import activation, attention, merge_heads, padding_mask, split_heads
 
@@ -66,7 +66,7 @@ class Args:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
                 raise Unsupported(f"albert {name} = {value!r} must be an integer in 1..{top}", "the config is inconsistent")
         if a.hidden_size % a.num_attention_heads:
-            raise Unsupported(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
         return a
 
 

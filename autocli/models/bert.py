@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import Pooler, TaskModel
 from autocli.models._layers import Encoder, activation, padding_mask
 
@@ -68,7 +68,7 @@ def check_encoder_config(cfg: Config) -> None:
         raise Unsupported(f"{cfg.model_type} as a decoder (is_decoder / add_cross_attention) is not supported", "autocli runs BERT-style checkpoints as encoders")
     h, n = r.get("hidden_size", 768), r.get("num_attention_heads", 12)
     if isinstance(h, int) and isinstance(n, int) and n > 0 and h % n:
-        raise Unsupported(f"hidden_size {h} is not a multiple of num_attention_heads {n}", "the config is inconsistent")
+        raise InvalidCheckpoint(f"hidden_size {h} is not a multiple of num_attention_heads {n}", "the config is inconsistent")
 
 
 # --- backbone ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint
 from autocli.models._heads import TaskModel
 from autocli.models._layers import activation, attention, merge_heads, padding_mask, split_heads
 
@@ -51,7 +51,7 @@ class Args:
             num_labels=cfg.num_labels,
         )
         if a.dim % a.n_heads:
-            raise Unsupported(f"dim {a.dim} is not a multiple of n_heads {a.n_heads}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"dim {a.dim} is not a multiple of n_heads {a.n_heads}", "the config is inconsistent")
         return a
 
 

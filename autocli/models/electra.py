@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import ClassificationHead, TaskModel
 from autocli.models._layers import Encoder, activation, padding_mask
 
@@ -69,7 +69,7 @@ class Args:
             summary_activation=r.get("summary_activation", "gelu"),
         )
         if a.hidden_size % a.num_attention_heads:
-            raise Unsupported(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
         return a
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token,
                                      run_pooled, tie_head)
 
@@ -43,7 +43,7 @@ class Args:
             raise Unsupported("GPT-2 with cross-attention (add_cross_attention) is not supported", "autocli runs GPT-2 as a decoder-only model")
         n_embd, n_head = r.get("n_embd", 768), r.get("n_head", 12)
         if n_embd % n_head:
-            raise Unsupported(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
         act = r.get("activation_function", "gelu_new")
         activation(act, "activation_function")
         return cls(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint
 from autocli.models._decoder import DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token, run_pooled, tie_head
 from autocli.models._rope import Rotary, rope_parameters
 
@@ -45,7 +45,7 @@ class Args:
         r = cfg.raw
         hidden, heads = r.get("hidden_size", 6144), r.get("num_attention_heads", 64)
         if hidden % heads:
-            raise Unsupported(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
         act = r.get("hidden_act", "gelu")
         activation(act)
         return cls(

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._decoder import (DecoderTask, activation, attend, drop_stale, fuse, linear, project, run_base, run_lm,
                                      run_per_token, run_pooled, tie_head)
 from autocli.models._rope import Rotary
@@ -45,7 +45,7 @@ class Args:
         r = cfg.raw
         n_embd, n_head = r.get("n_embd", 4096), r.get("n_head", 16)
         if n_embd % n_head:
-            raise Unsupported(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
         head_dim = n_embd // n_head
         rotary_dim = r.get("rotary_dim", 64)
         if rotary_dim is None:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import ClassificationHead, LMHead, Pooler, TaskModel
 from autocli.models._layers import Encoder, activation, padding_mask
 
@@ -62,7 +62,7 @@ class Args:
             tie_word_embeddings=r.get("tie_word_embeddings", True),
         )
         if a.hidden_size % a.num_attention_heads:
-            raise Unsupported(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
+            raise InvalidCheckpoint(f"hidden_size {a.hidden_size} is not a multiple of num_attention_heads {a.num_attention_heads}", "the config is inconsistent")
         if not isinstance(a.pad_token_id, int) or not 0 <= a.pad_token_id < a.max_position_embeddings - 1:
             raise Unsupported(f"pad_token_id {a.pad_token_id!r} cannot be RoBERTa's position offset", "set pad_token_id in config.json")
         return a
