@@ -79,8 +79,11 @@ class Family:
     heads: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)  # config defaults a variant row sets
     # head weight -> embedding weight it *is* when config.tie_word_embeddings (overrides give the family's
-    # default): a tied causal LM's head is trained whenever its embeddings are there.
+    # default): a tied causal LM's head is trained whenever its embeddings are there. The embedding may be a
+    # tuple of names, any of which counts (BART's LM keeps it as `model.shared`, its causal LM as the decoder's).
     tied: dict = field(default_factory=dict)
+    # task -> task whose trained weights it runs (BART's fill-mask is its seq2seq LM, as in transformers)
+    twins: dict = field(default_factory=dict)
     # checkpoint key prefix -> the prefix our modules use (the family's sanitize() renames the same way): older
     # or alternative head names, so compat recognises a head exactly when the loader would.
     renames: dict = field(default_factory=dict)
@@ -194,6 +197,40 @@ FAMILIES.update({
     "qwen3": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qk_norm": True, "head_dim": 128}, _LLAMA_TIED),
 })
 
+# Encoder-decoders (issue 6). T5 keeps the backbone at the top level or under `transformer.`, BART under `model.`;
+# the LM head is tied to the shared embedding (T5 always unless the checkpoint stores its own head). Overrides give
+# each variant's config defaults plus what its modeling file hard-codes: umt5's per-layer position bias
+# (`_per_layer_bias`), mt5's unscaled decoder output (`_scale_decoder_outputs`), mbart's pre-norm layers (`_pre_norm`).
+_T5_HEADS = {
+    "base": (),
+    "seq2seq-lm": _LM,
+    "sequence-classification": ("classification_head.",),
+    "token-classification": _CLS,
+    "question-answering": ("qa_outputs.",),
+}
+_T5_TIED = {"lm_head.weight": ("transformer.shared.weight", "transformer.decoder.embed_tokens.weight")}
+_MT5 = {"feed_forward_proj": "gated-gelu", "decoder_start_token_id": 0, "vocab_size": 250112, "d_ff": 1024,
+        "num_layers": 8, "num_heads": 6}
+_BART_HEADS = {
+    "base": (),
+    "seq2seq-lm": _LM,
+    "masked-lm": _LM,
+    # BartForCausalLM is the decoder alone, with its own embedding under the decoder (transformers does not fill it
+    # from `shared`): its head counts as trained only where that embedding is stored
+    "causal-lm": ("lm_head.", "model.decoder.embed_tokens."),
+    "sequence-classification": ("classification_head.",),
+    "question-answering": ("qa_outputs.",),
+}
+_BART_TIED = {"lm_head.weight": ("model.shared.weight", "model.decoder.embed_tokens.weight")}
+_BART_TWINS = {"masked-lm": "seq2seq-lm"}
+FAMILIES.update({
+    "t5": Family("t5", "transformer", _T5_HEADS, {"tie_word_embeddings": True}, _T5_TIED),
+    "mt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, "tie_word_embeddings": True, "_scale_decoder_outputs": False}, _T5_TIED),
+    "umt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, "tie_word_embeddings": True, "_per_layer_bias": True}, _T5_TIED),
+    "bart": Family("bart", "model", _BART_HEADS, {"tie_word_embeddings": True}, _BART_TIED, _BART_TWINS),
+    "mbart": Family("bart", "model", _BART_HEADS, {"tie_word_embeddings": True, "_pre_norm": True}, _BART_TIED, _BART_TWINS),
+})
+
 
 def canonical_task(name: str) -> str | None:
     name = name.strip().lower().replace("_", "-")
@@ -249,6 +286,7 @@ def trained_heads(fam: Family, keys, architectures: list[str], config: dict | No
             out.add(task)
     if "pretraining" in declared:
         out |= present  # *ForPreTraining checkpoints carry every head they name
+    out |= {task for task, twin in fam.twins.items() if twin in out}
     out.add("base")
     return out
 
@@ -270,7 +308,8 @@ def tied_keys(fam: Family, keys, config: dict) -> set[str]:
     if not {**fam.overrides, **config}.get("tie_word_embeddings", True):
         return set()
     keys = canonical_keys(fam, keys)
-    return {head for head, emb in fam.tied.items() if emb in keys or emb.split(".", 1)[-1] in keys}
+    return {head for head, embs in fam.tied.items()
+            if any(emb in keys or emb.split(".", 1)[-1] in keys for emb in ((embs,) if isinstance(embs, str) else embs))}
 
 
 def generic_heads(keys) -> list[str]:

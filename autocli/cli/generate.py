@@ -11,6 +11,8 @@ from autocli.cli import options as o
 
 BATCH_SIZE = 8
 DECODING = "Decoding (defaults: generation_config.json, else greedy)"
+BEAMS = "Encoder-decoders (t5, bart): beam search and task prefixes"
+SEQ2SEQ_MODULES = ("t5", "bart")  # family modules whose LM is an encoder-decoder
 
 EPILOG = (
     "Settings come from the checkpoint's generation_config.json, then these options; --show-config lists each "
@@ -21,7 +23,8 @@ EPILOG = (
     "  autocli generate openai-community/gpt2 \"The meaning of life is\" --max-new-tokens 40\n\n"
     "  autocli generate Qwen/Qwen2.5-0.5B-Instruct --chat \"Name three rivers.\" --sample --temperature 0.7 --seed 1\n\n"
     "  cat chats.jsonl | autocli generate ./model --jsonl --format jsonl --stop \"\\n\\n\"   "
-    "# {\"prompt\": ...} or {\"messages\": [...]}"
+    "# {\"prompt\": ...} or {\"messages\": [...]}\n\n"
+    "  autocli generate google-t5/t5-small --task-prefix translation_en_to_de \"The house is wonderful.\" --num-beams 4"
 )
 
 
@@ -78,6 +81,12 @@ def generate_cmd(
     max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="New tokens per prompt at most (default 256).", rich_help_panel=DECODING)] = None,
     ignore_eos: Annotated[bool, typer.Option("--ignore-eos", help="Do not stop at end-of-sequence tokens (benchmarks).", rich_help_panel=DECODING)] = False,
     stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop when the text contains STRING (repeatable); it is not printed.", rich_help_panel=DECODING)] = None,
+    num_beams: Annotated[Optional[int], typer.Option("--num-beams", min=1, help="Beam search with N beams (1 = greedy or sampling).", rich_help_panel=BEAMS)] = None,
+    length_penalty: Annotated[Optional[float], typer.Option("--length-penalty", help="Beam scores are divided by length ** P (> 0 favours longer outputs).", rich_help_panel=BEAMS)] = None,
+    early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping/--no-early-stopping", help="Stop the search once N beams have finished.", rich_help_panel=BEAMS, show_default=False)] = None,
+    no_repeat_ngram_size: Annotated[Optional[int], typer.Option("--no-repeat-ngram-size", min=0, help="Never repeat an N-gram of the output (0 = off).", rich_help_panel=BEAMS)] = None,
+    num_return_sequences: Annotated[Optional[int], typer.Option("--num-return-sequences", min=1, help="Sequences per input from beam search (the best is the record's text).", rich_help_panel=BEAMS)] = None,
+    task_prefix: Annotated[Optional[str], typer.Option("--task-prefix", help="Apply a task_specific_params entry (T5: summarization, translation_en_to_de, ...): its prefix and settings.", rich_help_panel=BEAMS)] = None,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print each generation setting with its source, and exit.", rich_help_panel=o.OUT)] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print prompt tokens, prefill and decode speed, time to first token and peak memory to stderr.", rich_help_panel=o.OUT)] = False,
     fmt: Annotated[GenFormat, typer.Option("--format", "-f", help="text: streamed; jsonl: one record per prompt; json: one document.", rich_help_panel=o.OUT)] = GenFormat.text,
@@ -92,11 +101,11 @@ def generate_cmd(
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
 ) -> None:
-    """Generate text from prompts with a causal language model (greedy or sampled, streamed)."""
-    from autocli import render
+    """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
+    from autocli import registry, render
     from autocli.checkpoint import Checkpoint
     from autocli.errors import Unsupported, UsageError
-    from autocli.tasks.generate import GENERATION_CONFIG, resolve_settings
+    from autocli.tasks.generate import GENERATION_CONFIG, resolve_settings, task_prefix as find_task
 
     flags = {
         "do_sample": sample, "temperature": temperature, "top_k": top_k, "top_p": top_p, "min_p": min_p,
@@ -106,15 +115,32 @@ def generate_cmd(
     if temperature == 0 and sample is None:
         flags["do_sample"] = False  # --temperature 0 means greedy
     ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    config = ckpt.config()
+    fam = registry.family(config.model_type)
+    seq2seq = fam is not None and fam.module in SEQ2SEQ_MODULES
+    if seq2seq and "causal-lm" in registry.declared_tasks(config.architectures):
+        raise Unsupported(f"{config.architectures[0]} (a decoder without its encoder) is not supported by generate",
+                          "generate runs the encoder-decoder checkpoints (*ForConditionalGeneration) of this family")
+    beam_flags = {"num_beams": num_beams, "length_penalty": length_penalty, "early_stopping": early_stopping,
+                  "no_repeat_ngram_size": no_repeat_ngram_size, "num_return_sequences": num_return_sequences}
+    if not seq2seq and (any(v is not None for v in beam_flags.values()) or task_prefix is not None):
+        given = [k for k, v in beam_flags.items() if v is not None] + (["task_prefix"] if task_prefix is not None else [])
+        raise Unsupported(f"--{given[0].replace('_', '-')} is for encoder-decoder checkpoints (t5, bart), not {config.model_type}",
+                          "drop the option; causal LMs decode greedily or by sampling")
+    flags.update(beam_flags)
+    prefix, task_params = find_task(config, task_prefix) if task_prefix is not None else ("", None)
     if show_config:
         from autocli.tokenizer import load_tokenizer
 
-        settings = resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), load_tokenizer(ckpt), flags)
+        settings = resolve_settings(config, ckpt.json(GENERATION_CONFIG), load_tokenizer(ckpt), flags, seq2seq=seq2seq, task_params=task_params)
         render.emit(settings, "table" if fmt == GenFormat.text else fmt.value)
         return
     if system is not None and not chat and not jsonl:
         raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
     items = _prompts(prompts, input_file, jsonl)
+    for p in items:
+        if prefix and p.text is not None:
+            p.text = prefix + p.text
 
     from autocli.models import load_model, resolve_device
     from autocli.tasks.generate import auto_dtype, encode_prompts, generate
@@ -124,14 +150,14 @@ def generate_cmd(
     if chat and tokenizer.chat_template is None:
         raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
                           "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
-    settings = resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), tokenizer, flags)
+    settings = resolve_settings(config, ckpt.json(GENERATION_CONFIG), tokenizer, flags, seq2seq=seq2seq, task_params=task_params)
     encode_prompts(tokenizer, items, chat, system)
     dt = dtype.value
     if dt == "auto":
         ready = [p for p in items if p.ids is not None]
         dt = auto_dtype(ckpt.config(), resolve_device(device.value), sum(len(p.ids) for p in ready),
                         settings["max_new_tokens"] * len(ready))
-    loaded = load_model(ckpt, "causal-lm", device=device.value, dtype=dt, allow_pickle=allow_pickle)
+    loaded = load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device.value, dtype=dt, allow_pickle=allow_pickle)
 
     stream = OrderedStream([p.index for p in items], render.write_stream) if fmt == GenFormat.text else None
     batch = render.Batch("Generation")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from autocli.errors import AutocliError, InvalidCheckpoint, UsageError
+from autocli.errors import AutocliError, InvalidCheckpoint, Unsupported, UsageError
 from autocli.render import ErrorRecord, error_record
 
 BATCH_SIZE = 8
@@ -27,6 +27,19 @@ UTF8_MAX_BYTES = 4
 # here on a 0.5B model (bench/bench_generate.py, 2 threads): a decoding step takes 64 ms in bf16 vs 102 ms in
 # float32, a prefill token (256-token prompt) 35 ms vs 5 ms; bf16 wins from about 0.8 new tokens per prompt token.
 DECODE_HEAVY = 1.0
+
+# Encoder-decoders: what old checkpoints also keep in config.json, and T5's task_specific_params may set.
+SEQ2SEQ_DEFAULTS = {
+    "num_beams": 1,
+    "length_penalty": 1.0,
+    "early_stopping": False,
+    "no_repeat_ngram_size": 0,
+    "num_return_sequences": 1,
+    "min_length": 0,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+}
+TASK_PARAMS = "task_specific_params"
 
 # setting -> default when neither generation_config.json nor the command line sets it.
 # top_k 50 is transformers' default for sampling, so `--sample` alone behaves as it does there.
@@ -83,6 +96,15 @@ class Generation:
 
 
 @dataclass
+class Seq2SeqGeneration(Generation):
+    """An encoder-decoder's output: the best sequence as above (prompt_tokens counts encoder tokens), its beam
+    score, and the other --num-return-sequences sequences, best first."""
+
+    score: float | None = None  # beam search: log-probability / length ** length_penalty
+    alternatives: list = field(default_factory=list)  # [{"text", "token_ids", "finish_reason", "score"}]
+
+
+@dataclass
 class Stats:
     """One batch: what --stats prints to stderr."""
 
@@ -120,18 +142,30 @@ def _ids(value, what: str) -> list[int]:
     return out
 
 
-def resolve_settings(config, gen_config: dict | None, tokenizer, flags: dict) -> GenerationSettings:
-    """flags: setting -> value given on the command line (None = not given)."""
+def resolve_settings(config, gen_config: dict | None, tokenizer, flags: dict, *, seq2seq: bool = False,
+                     task_params: dict | None = None) -> GenerationSettings:
+    """flags: setting -> value given on the command line (None = not given).
+
+    Encoder-decoders (seq2seq) add the beam and forcing settings, which old checkpoints keep in config.json;
+    task_params (a T5 `task_specific_params` entry chosen with --task-prefix) rank just below the flags."""
     gen_config = gen_config if isinstance(gen_config, dict) else {}
+    task_params = task_params if isinstance(task_params, dict) else {}
     out = GenerationSettings()
-    for name, default in DEFAULTS.items():
+    table = {**DEFAULTS, **(SEQ2SEQ_DEFAULTS if seq2seq else {})}
+    for name, default in table.items():
         if flags.get(name) not in (None, []):
             out.settings.append(Setting(name, flags[name], "--" + name.replace("_", "-").replace("stop-strings", "stop")))
+        elif task_params.get(name) is not None:
+            out.settings.append(Setting(name, task_params[name], TASK_PARAMS))
         elif gen_config.get(name) is not None:
             value = gen_config[name]
             out.settings.append(Setting(name, _as_list(value) if name == "stop_strings" else value, GENERATION_CONFIG))
+        elif name in SEQ2SEQ_DEFAULTS and config.raw.get(name) is not None:
+            out.settings.append(Setting(name, config.raw[name], "config.json"))
         else:
             out.settings.append(Setting(name, default, "default"))
+    if seq2seq:
+        _decoder_start(out, config, gen_config)
     # EOS: generation_config.json, else config.json, else the tokenizer's eos token (lists allowed)
     if flags.get("ignore_eos"):
         out.settings.append(Setting("eos_token_id", [], "--ignore-eos"))
@@ -142,6 +176,17 @@ def resolve_settings(config, gen_config: dict | None, tokenizer, flags: dict) ->
     out.settings.append(Setting("seed", seed, "--seed" if seed is not None else "random"))
     _check(out)
     return out
+
+
+def _decoder_start(out: GenerationSettings, config, gen_config: dict) -> None:
+    """The decoder's first token: decoder_start_token_id, else bos_token_id (transformers' order)."""
+    for name in ("decoder_start_token_id", "bos_token_id"):
+        for value, source in ((gen_config.get(name), GENERATION_CONFIG), (config.raw.get(name), "config.json")):
+            if value is not None:
+                out.settings.append(Setting("decoder_start_token_id", _ids(value, f"{source} {name}")[0] if _as_list(value) else 0, source))
+                return
+    raise InvalidCheckpoint("neither decoder_start_token_id nor bos_token_id is set, so the decoder has no first token",
+                            "set decoder_start_token_id in config.json or generation_config.json")
 
 
 def _eos(out: GenerationSettings, config, gen_config: dict, tokenizer) -> None:
@@ -176,6 +221,37 @@ def _check(s: GenerationSettings) -> None:
     if not all(isinstance(x, str) and x for x in s["stop_strings"]):
         raise UsageError("stop strings must be non-empty text", "fix --stop")
     sampling(s).check()
+    if any(x.name == "num_beams" for x in s.settings):
+        _check_seq2seq(s)
+
+
+def _check_seq2seq(s: GenerationSettings) -> None:
+    for name, kind in (("num_beams", int), ("num_return_sequences", int), ("no_repeat_ngram_size", int), ("min_length", int),
+                       ("length_penalty", (int, float))):
+        value = s[name]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise UsageError(f"{name} is {value!r}, not a number", "fix generation_config.json or pass the option")
+    if s["no_repeat_ngram_size"] < 0 or s["min_length"] < 0:
+        raise UsageError("no_repeat_ngram_size and min_length cannot be negative")
+    beams(s).check()
+    if s["num_beams"] > 1 and sampling(s).do_sample and not sampling(s).greedy:
+        raise Unsupported("beam sampling (--sample with --num-beams > 1) is not supported", "use --greedy with beams, or --num-beams 1 to sample")
+    if s["num_beams"] > 1 and s["stop_strings"]:
+        raise Unsupported("--stop is not supported with beam search", "use --num-beams 1, or cut the text afterwards")
+    if s["num_return_sequences"] > 1 and s["num_beams"] == 1:
+        raise UsageError("--num-return-sequences above 1 needs beam search", "add --num-beams N (N >= the sequences asked for)")
+    for name in ("forced_bos_token_id",):
+        if s[name] is not None:
+            _ids(s[name], name)
+    if s["forced_eos_token_id"] is not None:
+        _ids(s["forced_eos_token_id"], "forced_eos_token_id")
+
+
+def beams(s: GenerationSettings):
+    from autocli.tasks.beam import BeamSettings
+
+    return BeamSettings(num_beams=int(s["num_beams"]), length_penalty=float(s["length_penalty"]),
+                        early_stopping=s["early_stopping"], num_return_sequences=int(s["num_return_sequences"]))
 
 
 def sampling(s: GenerationSettings):
@@ -404,10 +480,14 @@ def generate(model, tokenizer, prompts: list[Prompt], s: GenerationSettings, *, 
         raise UsageError("--batch-size must be at least 1")
     encode_prompts(tokenizer, prompts, chat, system)
     vocab = model.config.raw.get("vocab_size")
+    seq2seq = is_seq2seq(model)
     for p in prompts:
         if p.error is None:
             try:
-                new_token_budget(model, s, len(p.ids))
+                if seq2seq:
+                    check_encoder_input(model, s, p.index, len(p.ids))
+                else:
+                    new_token_budget(model, s, len(p.ids))
                 if isinstance(vocab, int) and max(p.ids) >= vocab:
                     raise InvalidCheckpoint(f"input {p.index}: token id {max(p.ids)} is outside the model's vocabulary ({vocab})",
                                             "the tokenizer and the weights do not belong together")
@@ -421,7 +501,7 @@ def generate(model, tokenizer, prompts: list[Prompt], s: GenerationSettings, *, 
         failed: dict[int, AutocliError] = {p.index: err for p, _, err in group if err is not None}
         if todo:
             try:
-                results, stats = generate_batch(
+                results, stats = (seq2seq_batch if seq2seq else generate_batch)(
                     model, tokenizer, [ids for _, ids in todo], s,
                     on_text=None if on_text is None else (lambda row, delta, todo=todo: on_text(todo[row][0].index, delta)))
             except AutocliError as e:
@@ -430,9 +510,171 @@ def generate(model, tokenizer, prompts: list[Prompt], s: GenerationSettings, *, 
                 timings = {"prefill_s": round(stats.prefill_s, 4), "time_to_first_token_s": round(stats.ttft_s, 4),
                            "decode_s": round(stats.decode_s, 4), "decode_tokens_per_s": round(stats.decode_tokens_per_s, 2)
                            if stats.decode_s > 0 else None}
-                for (p, ids), (new, text, reason) in zip(todo, results):
-                    done[p.index] = Generation(p.index, text, new, reason, len(ids), timings)
+                if seq2seq:
+                    timings = {"encode_s": timings.pop("prefill_s"), "encoder_tokens_per_s": round(stats.prefill_tokens_per_s, 2)
+                               if stats.prefill_s > 0 else None, **timings}
+                for (p, ids), result in zip(todo, results):
+                    if seq2seq:
+                        (new, text, reason, score), others = result[0], result[1:]
+                        alts = [{"text": t, "token_ids": i, "finish_reason": r, "score": sc} for i, t, r, sc in others]
+                        done[p.index] = Seq2SeqGeneration(p.index, text, new, reason, len(ids), timings, score, alts)
+                    else:
+                        new, text, reason = result
+                        done[p.index] = Generation(p.index, text, new, reason, len(ids), timings)
                 if on_stats is not None:
                     on_stats(stats)
         for p, _, _ in group:
             yield done[p.index] if p.index in done else error_record(p.index, failed[p.index])
+
+
+# --- encoder-decoders (T5, BART): the encoder once, then the decoder token by token or in beams ------------
+
+def is_seq2seq(model) -> bool:
+    return bool(getattr(model.module, "is_seq2seq", False))
+
+
+def check_encoder_input(model, s: GenerationSettings, index: int, n: int) -> None:
+    """An input the encoder can take, and room for at least one decoder token."""
+    if model.max_positions is not None and n > model.max_positions:
+        raise UsageError(f"input {index}: {n} tokens is more than this model's {model.max_positions} positions",
+                         "shorten the input")
+    new_token_budget(model, s, 1)
+
+
+def task_prefix(config, name: str) -> tuple[str, dict]:
+    """A T5 `task_specific_params` entry by its name or a start of it ("summarization", "summ", "translation_en_to_de"),
+    or by the start of its prefix text ("summarize", "translate English to German") -> (prefix text, settings)."""
+    params = config.raw.get(TASK_PARAMS)
+    if not isinstance(params, dict) or not params:
+        raise UsageError("this checkpoint's config.json has no task_specific_params, so --task-prefix has nothing to apply",
+                         "put the prefix into the input text instead")
+    entries = {k: v for k, v in params.items() if isinstance(v, dict)}
+    want = name.strip().lower()
+    hits = [k for k in entries if k.lower() == want]
+    if not hits:
+        hits = [k for k, v in entries.items() if k.lower().startswith(want)
+                or str(v.get("prefix", "")).strip().rstrip(":").lower().startswith(want)]
+    if len(hits) != 1:
+        what = "matches none" if not hits else f"matches {', '.join(sorted(hits))}"
+        raise UsageError(f"--task-prefix {name!r} {what} of task_specific_params", f"choose one of: {', '.join(sorted(entries))}")
+    entry = dict(entries[hits[0]])
+    prefix = entry.pop("prefix", "")
+    return (prefix if isinstance(prefix, str) else ""), entry
+
+
+def seq2seq_batch(model, tokenizer, rows: list[list[int]], s: GenerationSettings, *,
+                  on_text: Callable[[int, str], None] | None = None) -> tuple[list[list[tuple]], Stats]:
+    """Input rows -> per row [(token ids, text, finish reason, score)] (num_return_sequences of them, best first) and Stats.
+
+    Greedy and sampled decoding stream each row's text through on_text(row, delta); beam search hands out
+    the best text when the search ends (a beam's text can change until then)."""
+    import torch
+
+    from autocli.tasks.beam import Processors, beam_search
+
+    module, device = model.module, model.device
+    B, S = len(rows), max(len(r) for r in rows)
+    pad, eos, start = s["pad_token_id"], list(s["eos_token_id"]), int(s["decoder_start_token_id"])
+    budget = new_token_budget(model, s, 1)  # the decoder's positions count its start token
+    ids = torch.tensor([r + [pad] * (S - len(r)) for r in rows], dtype=torch.long, device=device)  # (B, S) right-padded
+    mask = torch.tensor([[1] * len(r) + [0] * (S - len(r)) for r in rows], dtype=torch.long, device=device)
+    forced_eos = s["forced_eos_token_id"]
+    proc = Processors(eos=eos, repetition_penalty=float(s["repetition_penalty"]), no_repeat_ngram_size=int(s["no_repeat_ngram_size"]),
+                      min_length=int(s["min_length"]), forced_bos_token_id=s["forced_bos_token_id"],
+                      forced_eos_token_id=None if forced_eos is None else _as_list(forced_eos), max_length=1 + budget)
+    settings = beams(s)
+    K = settings.num_beams
+
+    def emit(row: int, delta: str) -> None:
+        if delta and on_text is not None:
+            on_text(row, delta)
+
+    ttft = None
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        enc = module.encode(ids, mask)  # (B, S, H)
+        cache = module.new_cache(enc, mask, K, budget)
+        t_enc = time.perf_counter()
+        if K > 1:
+            def step(tokens):
+                nonlocal ttft
+                logits = module.step(tokens.to(device), cache)
+                ttft = ttft if ttft is not None else time.perf_counter() - t0
+                return logits
+
+            hyps = beam_search(step, lambda r: cache.reorder(r.to(device)), B, start, budget, eos, pad, settings, proc)
+            results = []
+            for b in range(B):
+                row = []
+                for h in hyps[b]:
+                    stream = TextStream(tokenizer, [])
+                    toks = h.tokens[:-1] if h.tokens and h.tokens[-1] in eos else h.tokens
+                    text = "".join(stream.push(t) for t in toks) + stream.finish()
+                    row.append((h.tokens, text, "eos" if h.tokens and h.tokens[-1] in eos else "length", h.score))
+                emit(b, "\n".join(r[1] for r in row))
+                results.append(row)
+            new_tokens = sum(len(h.tokens) for row in hyps for h in row[:1])
+        else:
+            results, new_tokens, ttft = _seq2seq_sample(module, tokenizer, cache, B, start, budget, eos, pad, proc, s, emit, t0)
+        t_end = time.perf_counter()
+    stats = Stats(prompts=B, prompt_tokens=int(mask.sum()), prefill_s=t_enc - t0, ttft_s=ttft or 0.0, new_tokens=max(new_tokens - B, 0),
+                  decode_s=t_end - t0 - (ttft or 0.0), peak_memory_bytes=peak_memory(device))
+    return results, stats
+
+
+def _seq2seq_sample(module, tokenizer, cache, B, start, budget, eos, pad, proc, s, emit, t0):
+    """Greedy or sampled decoding: each row's text streams as it grows; finished rows are fed pad."""
+    import torch
+
+    from autocli.tasks.sampling import warp
+
+    device = cache.k[0].device
+    samp = sampling(s)
+    generator = None
+    if not samp.greedy:
+        generator = torch.Generator(device=device)
+        if samp.seed is not None:
+            generator.manual_seed(samp.seed)
+        else:
+            generator.seed()
+    eos_set = set(eos)
+    seq = torch.full((B, 1 + budget), start, dtype=torch.long, device=device)  # decoder tokens so far (processors read them)
+    streams = [TextStream(tokenizer, list(s["stop_strings"])) for _ in range(B)]
+    out_ids: list[list[int]] = [[] for _ in range(B)]
+    reasons: list[str | None] = [None] * B
+    live = torch.ones(B, dtype=torch.bool, device=device)
+    tokens = seq[:, 0]
+    ttft = None
+    for step in range(budget):
+        logits = module.step(tokens, cache).float()  # (B, V)
+        scores = proc(seq[:, : step + 1], logits)
+        if samp.greedy:
+            nxt = scores.argmax(dim=-1)
+        else:
+            nxt = torch.multinomial(torch.softmax(warp(scores, samp), dim=-1), 1, generator=generator).squeeze(1)
+        nxt = torch.where(live, nxt, torch.full_like(nxt, pad))  # finished rows continue with padding, as transformers
+        seq[:, step + 1] = nxt
+        if ttft is None:
+            ttft = time.perf_counter() - t0
+        for b, tok in enumerate(nxt.tolist()):
+            if reasons[b] is not None:
+                continue
+            out_ids[b].append(tok)
+            if tok in eos_set:
+                reasons[b] = "eos"
+            else:
+                emit(b, streams[b].push(tok))
+                if streams[b].stopped:
+                    reasons[b] = "stop"
+                elif len(out_ids[b]) == budget:
+                    reasons[b] = "length"
+            if reasons[b] is not None:
+                live[b] = False
+        if all(r is not None for r in reasons) or step == budget - 1:
+            break
+        tokens = nxt
+    results = []
+    for b in range(B):
+        emit(b, streams[b].finish())
+        results.append([(out_ids[b], streams[b].text, reasons[b] or "length", None)])
+    return results, sum(len(o) for o in out_ids), ttft

@@ -1,0 +1,290 @@
+"""BART (model_type "bart"; mbart is a row): encoder-decoder with learned absolute positions.
+
+What changes the math: positions are looked up at position + 2 (fairseq's padding offset) and count
+every column, padding included; `layernorm_embedding` after the embeddings; tokens scaled by
+sqrt(d_model) when `scale_embedding`; post-norm layers (mBART: pre-norm, plus a final `layer_norm`
+on each stack); the LM head is tied to the embeddings and adds `final_logits_bias`.
+
+Checkpoints keep the backbone under `model.` (or at the top level for BartModel). Heads as
+transformers' BartFor*: the LM (seq2seq and fill-mask) and QA read the decoder run on the inputs
+shifted right; sequence classification pools the decoder state at the last `</s>`; BartForCausalLM is
+the decoder alone (no cross-attention). `base` is the encoder: per-token states of the input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import InvalidCheckpoint
+from autocli.models._decoder import activation
+from autocli.models._seq2seq import (Seq2SeqTask, additive_mask, attend, causal_mask, eos_pool, fold_embeddings, merge_heads,
+                                     shift_right, split_heads)
+
+PREFIX = "model"
+POSITION_OFFSET = 2
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    d_model: int
+    encoder_layers: int
+    decoder_layers: int
+    encoder_attention_heads: int
+    decoder_attention_heads: int
+    encoder_ffn_dim: int
+    decoder_ffn_dim: int
+    activation_function: str
+    max_position_embeddings: int
+    scale_embedding: bool
+    pre_norm: bool  # mbart
+    num_labels: int
+    pad_token_id: int
+    eos_token_id: int
+    decoder_start_token_id: int
+    mbart_shift: bool  # mbart's full-forward decoder inputs start with the row's last token (its language id)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        act = r.get("activation_function", "gelu")
+        activation(act, "activation_function")
+        d = r.get("d_model", 1024)
+        for key in ("encoder_attention_heads", "decoder_attention_heads"):
+            heads = r.get(key, 16)
+            if not isinstance(heads, int) or isinstance(heads, bool) or heads <= 0 or d % heads:
+                raise InvalidCheckpoint(f"d_model {d} is not a multiple of {key} {heads}", "the config is inconsistent")
+        pad, eos = r.get("pad_token_id", 1), r.get("eos_token_id", 2)
+        eos = eos[0] if isinstance(eos, list) and eos else eos
+        start = r.get("decoder_start_token_id")
+        return cls(
+            vocab_size=r.get("vocab_size", 50265),
+            d_model=d,
+            encoder_layers=r.get("encoder_layers", 12),
+            decoder_layers=r.get("decoder_layers", 12),
+            encoder_attention_heads=r.get("encoder_attention_heads", 16),
+            decoder_attention_heads=r.get("decoder_attention_heads", 16),
+            encoder_ffn_dim=r.get("encoder_ffn_dim", 4096),
+            decoder_ffn_dim=r.get("decoder_ffn_dim", 4096),
+            activation_function=act,
+            max_position_embeddings=r.get("max_position_embeddings", 1024),
+            scale_embedding=bool(r.get("scale_embedding", False)),
+            pre_norm=bool(r.get("_pre_norm", False)),
+            num_labels=cfg.num_labels,
+            pad_token_id=pad if isinstance(pad, int) else 1,
+            eos_token_id=eos if isinstance(eos, int) else 2,
+            decoder_start_token_id=start if isinstance(start, int) else (eos if isinstance(eos, int) else 2),
+            mbart_shift=bool(r.get("_pre_norm", False)),
+        )
+
+
+class Attention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.n_heads = heads
+        self.scale = (d // heads) ** -0.5
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d)
+        self.v_proj = nn.Linear(d, d)
+        self.out_proj = nn.Linear(d, d)
+
+    def kv(self, x):
+        return split_heads(self.k_proj(x), self.n_heads), split_heads(self.v_proj(x), self.n_heads)  # (B, nh, S, hd)
+
+    def forward(self, x, mask, kv=None, cache=None, layer: int = 0):
+        q = split_heads(self.q_proj(x), self.n_heads)  # (B, nh, T, hd)
+        if kv is None:
+            k, v = self.kv(x)
+            if cache is not None:
+                k, v = cache.write(layer, k, v)
+        else:
+            k, v = kv
+        return self.out_proj(merge_heads(attend(q, k, v, mask, self.scale)))
+
+
+def _clamp(x):
+    # as transformers: float16 activations that overflowed are pulled back inside the range
+    if x.dtype == torch.float16 and not torch.isfinite(x).all():
+        limit = torch.finfo(x.dtype).max - 1000
+        x = x.clamp(-limit, limit)
+    return x
+
+
+class Layer(nn.Module):
+    """Encoder layer (self-attention, MLP) or decoder layer (self-attention, cross-attention, MLP)."""
+
+    def __init__(self, a: Args, decoder: bool):
+        super().__init__()
+        d = a.d_model
+        heads = a.decoder_attention_heads if decoder else a.encoder_attention_heads
+        self.pre_norm = a.pre_norm
+        self.self_attn = Attention(d, heads)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
+        if decoder:
+            self.encoder_attn = Attention(d, heads)
+            self.encoder_attn_layer_norm = nn.LayerNorm(d)
+        ffn = a.decoder_ffn_dim if decoder else a.encoder_ffn_dim
+        self.fc1 = nn.Linear(d, ffn)
+        self.fc2 = nn.Linear(ffn, d)
+        self.final_layer_norm = nn.LayerNorm(d)
+        self.act = activation(a.activation_function, "activation_function")
+
+    def _sub(self, x, norm, fn):
+        if self.pre_norm:
+            return x + fn(norm(x))
+        return norm(x + fn(x))
+
+    def forward(self, x, mask, cross=None, cross_mask=None, cache=None, layer: int = 0):
+        x = self._sub(x, self.self_attn_layer_norm, lambda h: self.self_attn(h, mask, cache=cache, layer=layer))
+        if cross is not None:
+            x = self._sub(x, self.encoder_attn_layer_norm, lambda h: self.encoder_attn(h, cross_mask, kv=cross))
+        x = self._sub(x, self.final_layer_norm, lambda h: self.fc2(self.act(self.fc1(h))))
+        return _clamp(x)
+
+
+class Stack(nn.Module):
+    def __init__(self, a: Args, decoder: bool):
+        super().__init__()
+        d = a.d_model
+        self.embed_scale = math.sqrt(d) if a.scale_embedding else 1.0
+        self.max_positions = a.max_position_embeddings
+        self.embed_tokens = nn.Embedding(a.vocab_size, d)
+        self.embed_positions = nn.Embedding(a.max_position_embeddings + POSITION_OFFSET, d)
+        n = a.decoder_layers if decoder else a.encoder_layers
+        self.layers = nn.ModuleList(Layer(a, decoder) for _ in range(n))
+        self.layernorm_embedding = nn.LayerNorm(d)
+        if a.pre_norm:
+            self.layer_norm = nn.LayerNorm(d)
+
+    def forward(self, input_ids, mask, cross=None, cross_mask=None, cache=None):
+        T = input_ids.shape[1]
+        start = cache.length if cache is not None else 0
+        # rows that finished keep stepping past the last position; their outputs are discarded
+        positions = torch.arange(start, start + T, device=input_ids.device).clamp(max=self.max_positions - 1)
+        x = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions(positions + POSITION_OFFSET)  # (B, T, H)
+        x = self.layernorm_embedding(x)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, None if cross is None else cross[i], cross_mask, cache, i)
+        if cache is not None:
+            cache.advance(T)
+        return self.layer_norm(x) if hasattr(self, "layer_norm") else x  # (B, T, H)
+
+
+class BartModel(nn.Module):
+    def __init__(self, a: Args, encoder: bool = True):
+        super().__init__()
+        self.a = a
+        if encoder:
+            self.encoder = Stack(a, decoder=False)
+        self.decoder = Stack(a, decoder=True)
+
+    def cache_shape(self):
+        return self.a.decoder_layers, self.a.decoder_attention_heads, self.a.d_model // self.a.decoder_attention_heads
+
+    def encode(self, input_ids, attention_mask):
+        return self.encoder(input_ids, additive_mask(attention_mask, self.encoder.embed_tokens.weight.dtype))  # (B, S, H)
+
+    def cross_kv(self, enc):
+        return [layer.encoder_attn.kv(enc) for layer in self.decoder.layers]
+
+    def decode(self, input_ids, cross, cross_mask, cache=None):
+        T = input_ids.shape[1]
+        S = T + (cache.length if cache is not None else 0)
+        mask = causal_mask(T, S, self.decoder.embed_tokens.weight.dtype, input_ids.device)
+        return self.decoder(input_ids, mask, cross, cross_mask, cache)  # (N, T, H)
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+class ClassificationHead(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.dense = nn.Linear(a.d_model, a.d_model)
+        self.out_proj = nn.Linear(a.d_model, a.num_labels)
+
+    def forward(self, h):
+        return self.out_proj(torch.tanh(self.dense(h)))  # (B, L)
+
+
+def mbart_shift(input_ids: torch.Tensor, pad: int) -> torch.Tensor:
+    """mBART's decoder inputs: each row's last real token (the language id) first, then the inputs shifted right."""
+    out = input_ids.clone()
+    last = (input_ids.ne(pad).sum(dim=1) - 1).unsqueeze(-1)
+    out[:, 1:] = input_ids[:, :-1]
+    out[:, 0] = input_ids.gather(1, last).squeeze(-1)
+    return out
+
+
+def _decoded(m, ids, mask):
+    a = m.backbone.a
+    dec = mbart_shift(ids, a.pad_token_id) if a.mbart_shift else shift_right(ids, a.decoder_start_token_id, a.pad_token_id)
+    return m.full_decode(ids, mask, dec)  # (B, T, H)
+
+
+def lm_logits(m, h):
+    return m.lm_head(h) + m.final_logits_bias[0]  # (..., V)
+
+
+def run_encoder(m, ids, mask):
+    return m.backbone.encode(ids, mask)  # (B, T, H)
+
+
+def run_lm(m, ids, mask):
+    return lm_logits(m, _decoded(m, ids, mask))  # (B, T, V)
+
+
+def run_causal(m, ids, mask):
+    h = m.backbone.decode(ids, None, None)  # (B, T, H): the decoder alone, no cross-attention
+    return m.lm_head(h)
+
+
+def run_seq_cls(m, ids, mask):
+    return m.classification_head(eos_pool(_decoded(m, ids, mask), ids, mask, m.backbone.a.eos_token_id))  # (B, L)
+
+
+def run_qa(m, ids, mask):
+    return m.qa_outputs(_decoded(m, ids, mask))  # (B, T, 2)
+
+
+def _lm_heads(a: Args) -> dict:
+    return {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False), "final_logits_bias": torch.zeros(1, a.vocab_size)}
+
+
+# task -> (has an encoder, head modules, output)
+HEADS = {
+    "base": (True, lambda a: {}, run_encoder),
+    "seq2seq-lm": (True, _lm_heads, run_lm),
+    "masked-lm": (True, _lm_heads, run_lm),  # transformers' fill-mask runs BartForConditionalGeneration
+    "causal-lm": (False, lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, run_causal),
+    "sequence-classification": (True, lambda a: {"classification_head": ClassificationHead(a)}, run_seq_cls),
+    "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
+}
+
+TIES = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
+EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
+
+
+def build(a: Args, task: str) -> Seq2SeqTask:
+    encoder, heads, run = HEADS[task]
+    lm = lm_logits if task in ("seq2seq-lm", "masked-lm") else None
+    return Seq2SeqTask(PREFIX, BartModel(a, encoder), heads(a), run, lm)
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    state = fold_embeddings(state, PREFIX, "shared.weight", EMBEDDINGS)
+    if "final_logits_bias" not in state:  # optional in transformers too (zeros)
+        state["final_logits_bias"] = torch.zeros(1, a.vocab_size)
+    return state
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int:
+    return a.max_position_embeddings

@@ -1,0 +1,367 @@
+"""T5 (model_type "t5"; mt5 and umt5 are rows): encoder-decoder with relative position buckets.
+
+What differs from the textbook transformer: no 1/sqrt(d) scaling of attention scores; a learned bias per
+(relative-position bucket, head) added to the scores, bidirectional in the encoder and causal in the
+decoder, held by block 0 and shared by every layer (umt5: every layer has its own); RMS norm without mean
+or bias, before each sublayer; feed_forward_proj relu (v1.0) or gated-gelu/gated-silu (v1.1, Flan, mT5,
+UL2). v1.0 ties the LM head to the embeddings and rescales the decoder output by d_model^-0.5 before it.
+
+Checkpoints keep the backbone at the top level (`encoder.`, `decoder.`, `shared.`) or under
+`transformer.` (sequence and token classification); the embedding is stored once as `shared.weight`.
+Heads as transformers' T5For*: token classification reads the encoder, sequence classification the
+decoder at the last EOS, QA the decoder states, with decoder inputs = the inputs shifted right.
+`base` is the encoder (T5EncoderModel): per-token states of the input, what embeddings pool.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.models._decoder import RMSNorm, activation
+from autocli.models._seq2seq import (Seq2SeqTask, add, additive_mask, attend, causal_mask, eos_pool, fold_embeddings,
+                                     merge_heads, shift_right, split_heads)
+
+PREFIX = "transformer"
+
+
+@dataclass
+class Args:
+    vocab_size: int
+    d_model: int
+    d_kv: int
+    d_ff: int
+    num_layers: int
+    num_decoder_layers: int
+    num_heads: int
+    relative_attention_num_buckets: int
+    relative_attention_max_distance: int
+    layer_norm_epsilon: float
+    dense_act_fn: str
+    is_gated_act: bool
+    scale_decoder_outputs: bool
+    per_layer_bias: bool  # umt5: every self-attention layer has its own relative bias
+    num_labels: int
+    pad_token_id: int
+    eos_token_id: int
+    decoder_start_token_id: int
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> "Args":
+        r = cfg.raw
+        proj = r.get("feed_forward_proj", "relu")
+        parts = proj.split("-") if isinstance(proj, str) else []
+        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+            raise InvalidCheckpoint(f"feed_forward_proj {proj!r} is not `ACT` or `gated-ACT`", "fix config.json")
+        act = "gelu_new" if proj == "gated-gelu" else parts[-1]  # transformers maps gated-gelu to the tanh GELU
+        activation(act, "feed_forward_proj")
+        scale = r.get("_scale_decoder_outputs", r.get("scale_decoder_outputs"))  # mt5 never scales
+        if not isinstance(scale, bool):  # older configs: v1.0 (tied) scales, v1.1 (untied) does not
+            scale = r.get("tie_word_embeddings", True) is not False
+        layers = r.get("num_layers", 6)
+        pad = r.get("pad_token_id", 0)
+        eos = r.get("eos_token_id", 1)
+        eos = eos[0] if isinstance(eos, list) and eos else eos
+        start = r.get("decoder_start_token_id")
+        a = cls(
+            vocab_size=r.get("vocab_size", 32128),
+            d_model=r.get("d_model", 512),
+            d_kv=r.get("d_kv", 64),
+            d_ff=r.get("d_ff", 2048),
+            num_layers=layers,
+            num_decoder_layers=r.get("num_decoder_layers") or layers,
+            num_heads=r.get("num_heads", 8),
+            relative_attention_num_buckets=r.get("relative_attention_num_buckets", 32),
+            relative_attention_max_distance=r.get("relative_attention_max_distance", 128),
+            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-6),
+            dense_act_fn=act,
+            is_gated_act=parts[0] == "gated",
+            scale_decoder_outputs=scale,
+            per_layer_bias=bool(r.get("_per_layer_bias", False)),
+            num_labels=cfg.num_labels,
+            pad_token_id=pad if isinstance(pad, int) else 0,
+            eos_token_id=eos if isinstance(eos, int) else 1,
+            decoder_start_token_id=start if isinstance(start, int) else (pad if isinstance(pad, int) else 0),
+        )
+        if a.relative_attention_num_buckets < 4 or a.relative_attention_max_distance < 2:
+            raise Unsupported(f"relative_attention_num_buckets {a.relative_attention_num_buckets} / max_distance "
+                              f"{a.relative_attention_max_distance} are too small for T5's bucket scheme", "fix config.json")
+        return a
+
+
+def relative_buckets(relative: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int) -> torch.Tensor:
+    """Mesh TensorFlow's buckets: exact for small distances, logarithmic up to max_distance (transformers' order of ops)."""
+    buckets = torch.zeros_like(relative)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (relative > 0).long() * num_buckets
+        relative = relative.abs()
+    else:
+        relative = -torch.clamp(relative, max=0)  # later keys are never attended in the decoder
+    max_exact = num_buckets // 2
+    large = max_exact + (torch.log(relative.float() / max_exact) / math.log(max_distance / max_exact)
+                         * (num_buckets - max_exact)).long()
+    large = torch.clamp(large, max=num_buckets - 1)
+    return buckets + torch.where(relative < max_exact, relative, large)
+
+
+class Attention(nn.Module):
+    def __init__(self, a: Args, has_bias: bool, bidirectional: bool):
+        super().__init__()
+        inner = a.num_heads * a.d_kv
+        self.n_heads, self.bidirectional = a.num_heads, bidirectional
+        self.buckets, self.max_distance = a.relative_attention_num_buckets, a.relative_attention_max_distance
+        self.q = nn.Linear(a.d_model, inner, bias=False)
+        self.k = nn.Linear(a.d_model, inner, bias=False)
+        self.v = nn.Linear(a.d_model, inner, bias=False)
+        self.o = nn.Linear(inner, a.d_model, bias=False)
+        if has_bias:
+            self.relative_attention_bias = nn.Embedding(a.relative_attention_num_buckets, a.num_heads)
+
+    def position_bias(self, T: int, S: int) -> torch.Tensor:
+        """(1, nh, T, S): queries are the last T of S positions."""
+        dev = self.relative_attention_bias.weight.device
+        relative = torch.arange(S, device=dev)[None, :] - torch.arange(S - T, S, device=dev)[:, None]  # (T, S)
+        b = relative_buckets(relative, self.bidirectional, self.buckets, self.max_distance)
+        return self.relative_attention_bias(b).permute(2, 0, 1)[None]
+
+    def kv(self, x):
+        return split_heads(self.k(x), self.n_heads), split_heads(self.v(x), self.n_heads)  # (B, nh, S, hd) each
+
+    def forward(self, x, bias, kv=None, cache=None, layer: int = 0):
+        """Self-attention (kv None; written to the cache when there is one) or attention over given (k, v)."""
+        q = split_heads(self.q(x), self.n_heads)  # (B, nh, T, hd)
+        if kv is None:
+            k, v = self.kv(x)
+            if cache is not None:
+                k, v = cache.write(layer, k, v)
+        else:
+            k, v = kv
+        return self.o(merge_heads(attend(q, k, v, bias, 1.0)))  # T5 folds the scale into its init: none here
+
+
+class LayerSelfAttention(nn.Module):
+    def __init__(self, a: Args, has_bias: bool, bidirectional: bool):
+        super().__init__()
+        self.SelfAttention = Attention(a, has_bias, bidirectional)
+        self.layer_norm = RMSNorm(a.d_model, a.layer_norm_epsilon)
+
+    def forward(self, x, bias, cache=None, layer: int = 0):
+        return x + self.SelfAttention(self.layer_norm(x), bias, cache=cache, layer=layer)
+
+
+class LayerCrossAttention(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.EncDecAttention = Attention(a, False, True)
+        self.layer_norm = RMSNorm(a.d_model, a.layer_norm_epsilon)
+
+    def forward(self, x, kv, mask):
+        return x + self.EncDecAttention(self.layer_norm(x), mask, kv=kv)
+
+
+class DenseActDense(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.wi = nn.Linear(a.d_model, a.d_ff, bias=False)
+        self.wo = nn.Linear(a.d_ff, a.d_model, bias=False)
+        self.act = activation(a.dense_act_fn, "feed_forward_proj")
+
+    def forward(self, x):
+        return self.wo(self.act(self.wi(x)))
+
+
+class DenseGatedActDense(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.wi_0 = nn.Linear(a.d_model, a.d_ff, bias=False)
+        self.wi_1 = nn.Linear(a.d_model, a.d_ff, bias=False)
+        self.wo = nn.Linear(a.d_ff, a.d_model, bias=False)
+        self.act = activation(a.dense_act_fn, "feed_forward_proj")
+
+    def forward(self, x):
+        return self.wo(self.act(self.wi_0(x)) * self.wi_1(x))
+
+
+class LayerFF(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.DenseReluDense = DenseGatedActDense(a) if a.is_gated_act else DenseActDense(a)
+        self.layer_norm = RMSNorm(a.d_model, a.layer_norm_epsilon)
+
+    def forward(self, x):
+        return x + self.DenseReluDense(self.layer_norm(x))
+
+
+def _clamp(x):
+    # as transformers: float16 activations that overflowed are pulled back inside the range
+    if x.dtype == torch.float16 and not torch.isfinite(x).all():
+        limit = torch.finfo(x.dtype).max - 1000
+        x = x.clamp(-limit, limit)
+    return x
+
+
+class Block(nn.Module):
+    def __init__(self, a: Args, has_bias: bool, decoder: bool):
+        super().__init__()
+        parts = [LayerSelfAttention(a, has_bias, not decoder)]
+        if decoder:
+            parts.append(LayerCrossAttention(a))
+        parts.append(LayerFF(a))
+        self.layer = nn.ModuleList(parts)
+
+    def forward(self, x, bias, cross=None, cross_mask=None, cache=None, layer: int = 0):
+        x = _clamp(self.layer[0](x, bias, cache, layer))
+        if cross is not None:
+            x = _clamp(self.layer[1](x, cross, cross_mask))
+        return _clamp(self.layer[-1](x))
+
+
+class Stack(nn.Module):
+    def __init__(self, a: Args, decoder: bool):
+        super().__init__()
+        n = a.num_decoder_layers if decoder else a.num_layers
+        self.decoder = decoder
+        self.embed_tokens = nn.Embedding(a.vocab_size, a.d_model)
+        self.block = nn.ModuleList(Block(a, i == 0 or a.per_layer_bias, decoder) for i in range(n))
+        self.final_layer_norm = RMSNorm(a.d_model, a.layer_norm_epsilon)
+
+    def forward(self, input_ids, mask, cross=None, cross_mask=None, cache=None):
+        """mask: additive (B, 1, 1|T, S) for the self-attention, on top of the position bias."""
+        x = self.embed_tokens(input_ids)  # (B, T, H)
+        T = x.shape[1]
+        S = T + (cache.length if cache is not None else 0)
+        bias = None
+        for i, block in enumerate(self.block):
+            attn = block.layer[0].SelfAttention
+            if bias is None or hasattr(attn, "relative_attention_bias"):
+                bias = add(_bias(attn, T, S, cache, i), mask)  # (1|B, nh, T, S); block 0's is shared
+            x = block(x, bias, None if cross is None else cross[i], cross_mask, cache, i)
+        if cache is not None:
+            cache.advance(T)
+        return self.final_layer_norm(x)  # (B, T, H)
+
+
+def _bias(attn: Attention, T: int, S: int, cache, layer: int) -> torch.Tensor:
+    """Position bias rows for the queries; while decoding, one table per request is built and sliced."""
+    if cache is None:
+        return attn.position_bias(T, S)
+    key = ("t5-bias", layer)
+    if key not in cache.extra:
+        cache.extra[key] = attn.position_bias(cache.capacity, cache.capacity)  # (1, nh, C, C)
+    return cache.extra[key][:, :, S - T:S, :S]
+
+
+class T5Model(nn.Module):
+    """The encoder, and for tasks that read the decoder, the decoder."""
+
+    def __init__(self, a: Args, with_decoder: bool):
+        super().__init__()
+        self.a = a
+        self.encoder = Stack(a, decoder=False)
+        if with_decoder:
+            self.decoder = Stack(a, decoder=True)
+
+    def cache_shape(self):
+        return self.a.num_decoder_layers, self.a.num_heads, self.a.d_kv
+
+    def encode(self, input_ids, attention_mask):
+        p = self.encoder.embed_tokens.weight
+        return self.encoder(input_ids, additive_mask(attention_mask, p.dtype))  # (B, S, H)
+
+    def cross_kv(self, enc):
+        return [block.layer[1].EncDecAttention.kv(enc) for block in self.decoder.block]
+
+    def decode(self, input_ids, cross, cross_mask, cache=None):
+        T = input_ids.shape[1]
+        S = T + (cache.length if cache is not None else 0)
+        mask = causal_mask(T, S, self.decoder.embed_tokens.weight.dtype, input_ids.device)
+        return self.decoder(input_ids, mask, cross, cross_mask, cache)  # (N, T, H)
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+class ClassificationHead(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.dense = nn.Linear(a.d_model, a.d_model)
+        self.out_proj = nn.Linear(a.d_model, a.num_labels)
+
+    def forward(self, h):
+        return self.out_proj(torch.tanh(self.dense(h)))  # (B, L)
+
+
+def lm_logits(m, h):
+    if m.scale:  # tied v1.0 checkpoints rescale before the (embedding-shaped) head
+        h = h * (m.backbone.a.d_model ** -0.5)
+    return m.lm_head(h)  # (..., V)
+
+
+def _decoded(m, ids, mask):
+    a = m.backbone.a
+    return m.full_decode(ids, mask, shift_right(ids, a.decoder_start_token_id, a.pad_token_id))  # (B, T, H)
+
+
+def run_encoder(m, ids, mask):
+    return m.backbone.encode(ids, mask)  # (B, T, H)
+
+
+def run_lm(m, ids, mask):
+    return lm_logits(m, _decoded(m, ids, mask))  # (B, T, V)
+
+
+def run_seq_cls(m, ids, mask):
+    return m.classification_head(eos_pool(_decoded(m, ids, mask), ids, mask, m.backbone.a.eos_token_id))  # (B, L)
+
+
+def run_token_cls(m, ids, mask):
+    return m.classifier(m.backbone.encode(ids, mask))  # (B, T, L)
+
+
+def run_qa(m, ids, mask):
+    return m.qa_outputs(_decoded(m, ids, mask))  # (B, T, 2)
+
+
+# task -> (needs the decoder, head modules, output)
+HEADS = {
+    "base": (False, lambda a: {}, run_encoder),
+    "seq2seq-lm": (True, lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, run_lm),
+    "sequence-classification": (True, lambda a: {"classification_head": ClassificationHead(a)}, run_seq_cls),
+    "token-classification": (False, lambda a: {"classifier": nn.Linear(a.d_model, a.num_labels)}, run_token_cls),
+    "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
+}
+
+TIES = {"lm_head.weight": "transformer.decoder.embed_tokens.weight"}
+EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
+
+
+def build(a: Args, task: str) -> Seq2SeqTask:
+    with_decoder, heads, run = HEADS[task]
+    m = Seq2SeqTask(PREFIX, T5Model(a, with_decoder), heads(a), run, lm_logits if task == "seq2seq-lm" else None)
+    m.scale = a.scale_decoder_outputs
+    return m
+
+
+def sanitize(state: dict, a: Args) -> dict:
+    state = fold_embeddings(state, PREFIX, "shared.weight", EMBEDDINGS)
+    # transformers ties the head to the embeddings unless the checkpoint stores a head of its own (v1.1, Flan)
+    if "lm_head.weight" not in state:
+        for key in (PREFIX + ".decoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
+            if key in state:
+                state["lm_head.weight"] = state[key]
+                break
+    # a cross-attention bias old checkpoints saved, which transformers ignores too
+    return {k: v for k, v in state.items() if not k.endswith("EncDecAttention.relative_attention_bias.weight")}
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
+
+
+def max_length(a: Args) -> int | None:
+    return None  # relative positions: any length runs (quality beyond training lengths is another matter)
