@@ -36,6 +36,15 @@ def test_plan_covers_every_row_once_longest_first(lengths, size):
     assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
 
 
+@given(st.lists(st.integers(1, 500), min_size=1, max_size=60), st.integers(1, 40), st.integers(1, 2000))
+def test_plan_keeps_batches_within_the_token_budget(lengths, size, budget):
+    batches = plan(lengths, size, budget)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        width = max(lengths[i] for i in b)
+        assert 1 <= len(b) <= size and (len(b) == 1 or len(b) * width <= budget)
+
+
 def test_plan_refuses_a_zero_batch():
     with pytest.raises(UsageError):
         plan([1, 2], 0)

@@ -17,6 +17,10 @@ from autocli.errors import AutocliError, UsageError
 PROGRESS_MIN_BATCHES = 2
 # A truncation warning names at most this many inputs.
 WARN_MAX_INDICES = 10
+# On CPU a batch holds at most this many padded tokens (--batch-size still caps the rows): past it the
+# activations leave the caches and throughput drops. bert-base, 2 threads: 384-token windows run 17% slower
+# in batches of 32 than of 4-16; 128-token rows are flat up to 16 and 5% slower at 32.
+CPU_MAX_BATCH_TOKENS = 4096
 
 
 @dataclass
@@ -27,12 +31,18 @@ class Row:
     type_ids: list[int] | None = None
 
 
-def plan(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Row indices in batches of at most batch_size, longest rows first (stable among equal lengths)."""
+def plan(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
+    """Row indices in batches of at most batch_size rows and, when given, at most max_tokens padded tokens
+    (never fewer than one row), longest rows first (stable among equal lengths)."""
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    out, i = [], 0
+    while i < len(order):
+        size = batch_size if max_tokens is None else max(1, min(batch_size, max_tokens // max(1, lengths[order[i]])))
+        out.append(order[i : i + size])  # the first row is the batch's longest: it sets the padded width
+        i += size
+    return out
 
 
 def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -98,13 +108,15 @@ def forward(
 
     call = call or model
     with_types = bool(getattr(model, "uses_token_type_ids", False))
-    batches = plan([len(r.ids) for r in rows], batch_size)
+    device = getattr(model, "device", None)
+    on_cpu = device is None or getattr(device, "type", str(device)) == "cpu"
+    batches = plan([len(r.ids) for r in rows], batch_size, CPU_MAX_BATCH_TOKENS if on_cpu else None)
     out: list = [None] * len(rows)
     with progress(len(rows), desc, enabled=not quiet and len(batches) >= PROGRESS_MIN_BATCHES) as bar:
         with torch.inference_mode():
             for batch in batches:
                 chunk = [rows[i] for i in batch]
-                input_ids, mask, types = pad(chunk, pad_id, getattr(model, "device", None), with_types)
+                input_ids, mask, types = pad(chunk, pad_id, device, with_types)
                 logits = call(input_ids, mask, types)  # (B, ...) or (B, T, ...)
                 if post is not None:
                     results = post(logits, mask, batch)
