@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.errors import InvalidCheckpoint
+from autocli.models import deberta_v2
 from autocli.models._heads import TaskModel
 from autocli.models._layers import activation, merge_heads, padding_mask
 
@@ -282,109 +283,16 @@ class DebertaModel(nn.Module):
         return self.encoder(x, attention_mask)  # (B, T, H)
 
 
-# --- heads ---------------------------------------------------------------------------------------
+# --- heads: DeBERTa-v2's, less multiple choice (transformers has no DebertaForMultipleChoice) -------------
 
-class ContextPooler(nn.Module):
-    """act(dense(first token)); its activation is pooler_hidden_act (gelu by default, not BERT's tanh)."""
-
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense = nn.Linear(a.pooler_hidden_size, a.pooler_hidden_size)
-        self.act = activation(a.pooler_hidden_act, "pooler_hidden_act")
-
-    def forward(self, h):
-        return self.act(self.dense(h[:, 0]))  # (B, H)
-
-
-class PredictionTransform(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense = nn.Linear(a.hidden_size, a.embedding_size)
-        self.act = activation(a.hidden_act)
-        self.LayerNorm = nn.LayerNorm(a.embedding_size, eps=a.layer_norm_eps)  # torch's LayerNorm here, as transformers
-
-    def forward(self, h):
-        return self.LayerNorm(self.act(self.dense(h)))  # (B, T, E)
-
-
-class Predictions(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.transform = PredictionTransform(a)
-        self.decoder = nn.Linear(a.embedding_size, a.vocab_size, bias=False)
-        self.bias = nn.Parameter(torch.zeros(a.vocab_size))
-
-    def forward(self, h):
-        return F.linear(self.transform(h), self.decoder.weight, self.bias)  # (B, T, V)
-
-
-class MLMHead(nn.Module):
-    """`cls.`; the new-style `lm_predictions.lm_head` is the same math and is renamed onto it."""
-
-    def __init__(self, a: Args):
-        super().__init__()
-        self.predictions = Predictions(a)
-
-
-def _pooled_classifier(a: Args, n: int) -> dict:
-    if a.pooler_hidden_size != a.hidden_size:
-        raise Unsupported(f"pooler_hidden_size {a.pooler_hidden_size} != hidden_size {a.hidden_size}", "transformers cannot run this config either")
-    return {"pooler": ContextPooler(a), "classifier": nn.Linear(a.hidden_size, n)}
-
-
-def _mlm(a: Args) -> dict:
-    if not a.legacy and a.embedding_size != a.hidden_size:
-        raise Unsupported("the non-legacy masked-LM head needs embedding_size == hidden_size", "transformers cannot run this config either")
-    return {"cls": MLMHead(a)}
-
-
-# task -> (head modules, output); transformers has no DebertaForMultipleChoice
-HEADS = {
-    "base": (lambda a: {}, lambda m, h: h),
-    "sequence-classification": (lambda a: _pooled_classifier(a, a.num_labels), lambda m, h: m.classifier(m.pooler(h))),
-    "token-classification": (lambda a: {"classifier": nn.Linear(a.hidden_size, a.num_labels)}, lambda m, h: m.classifier(h)),
-    "question-answering": (lambda a: {"qa_outputs": nn.Linear(a.hidden_size, 2)}, lambda m, h: m.qa_outputs(h)),
-    "masked-lm": (_mlm, lambda m, h: m.cls.predictions(h)),
-}
-
-TIES = {"cls.predictions.decoder.weight": "deberta.embeddings.word_embeddings.weight"}
-
-# Absolute positions a `position_biased_input: false` model never reads (transformers ignores them too).
-POSITIONS = ("deberta.embeddings.position_embeddings.", "embeddings.position_embeddings.")
+HEADS = {task: spec for task, spec in deberta_v2.HEADS.items() if task != "multiple-choice"}
+TIES = deberta_v2.TIES
+sanitize = deberta_v2.sanitize  # the same key names: positions a model never reads, new-style MLM keys
 
 
 def build(a: Args, task: str) -> TaskModel:
     heads, run = HEADS[task]
     return TaskModel(PREFIX, DebertaModel(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    from autocli.models._weights import fold_alias
-
-    if not a.position_biased_input:
-        for key in [k for k in state if k.startswith(POSITIONS)]:
-            state.pop(key)
-    _new_mlm_to_legacy(state, a)
-    # decoder.bias is an alias of cls.predictions.bias; untied, transformers' forward reads decoder.bias
-    fold_alias(state, "cls.predictions.bias", "cls.predictions.decoder.bias", prefer_alias=a.legacy and not a.tie_word_embeddings)
-    return state
-
-
-def _new_mlm_to_legacy(state: dict, a: Args) -> None:
-    """`lm_predictions.lm_head.{dense,LayerNorm,bias}` -> `cls.predictions.transform.*` / `.bias`: the new head
-    is the legacy one with its decoder tied to the word embeddings (needs embedding_size == hidden_size)."""
-    old = "lm_predictions.lm_head."
-    if not any(k.startswith(old) for k in state) or any(k.startswith("cls.predictions.") for k in state):
-        return
-    if a.embedding_size != a.hidden_size:
-        return  # left as is: reported unexpected, and the masked-LM head is refused as missing
-    for key in [k for k in state if k.startswith(old)]:
-        rest = key[len(old):]
-        state["cls.predictions." + (rest if rest == "bias" else "transform." + rest)] = state.pop(key)
-    if not a.legacy:  # the new head always multiplies by the word embeddings, whatever tie_word_embeddings says
-        for emb in ("deberta.embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight"):
-            if emb in state:
-                state.setdefault("cls.predictions.decoder.weight", state[emb])
 
 
 def uses_token_type_ids(a: Args) -> bool:
