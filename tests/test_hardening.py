@@ -508,3 +508,30 @@ def test_inconsistent_or_hostile_config_on_a_real_checkpoint(cli, minilm_dir, tm
     res = cli(["embed", str(folder), "hello"])
     assert_one_line_error(res, code)
     assert words in res.stderr
+
+
+@pytest.mark.parametrize("variant", ["t5", "umt5", "bart", "mbart"])
+def test_every_config_field_of_the_wrong_type_is_refused_by_name(seq2seq_root, variant, tmp_path):
+    """Each numeric or string field of config.json set to a value of another type: an AutocliError (a
+    one-line error with exit 4 or 5 in the CLI), never an exception from deep in the model code."""
+    import shutil
+
+    from autocli.errors import AutocliError
+    from autocli.models import load_model_from_dir
+    from tests.fx_seq2seq import build_seq2seq
+
+    folder = build_seq2seq(seq2seq_root, variant, "seq2seq-lm")
+    config = json.loads((folder / "config.json").read_text())
+    fields = [k for k, v in config.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+              and k not in ("model_type", "transformers_version", "dtype", "torch_dtype")]
+    assert len(fields) > 10
+    for field in fields:
+        for bad in (None, "x" if not isinstance(config[field], str) else 7, [1]):
+            case = tmp_path / f"{field}-{type(bad).__name__}"
+            shutil.copytree(folder, case)
+            (case / "config.json").write_text(json.dumps({**config, field: bad}))
+            try:
+                load_model_from_dir(case, "seq2seq-lm")
+            except AutocliError:
+                pass
+            shutil.rmtree(case)

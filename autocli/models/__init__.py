@@ -116,7 +116,13 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
     if fam.overrides:
         config = Config({**fam.overrides, **config.raw}, config.source)
     config.check_dimensions()
-    args = mod.Args.from_config(config)
+    try:
+        args = mod.Args.from_config(config)
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as e:
+        # from_config only reads config.json: a value of the wrong type or shape there (a string where a size
+        # goes, a list where an object goes) fails here, whatever check the family did not think of
+        raise InvalidCheckpoint(f"{config.source}: a setting has the wrong type or value ({type(e).__name__}: {e})",
+                                "fix config.json") from e
     check_args(args, config.source)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev, config)
