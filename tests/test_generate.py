@@ -346,3 +346,16 @@ def test_json_format_is_one_document_in_input_order(decoder_root, cli):
     assert res.exit_code == 0, res.stderr
     doc = res.json()
     assert [r["index"] for r in doc] == [0, 1] and all(r["finish_reason"] in ("eos", "length") for r in doc)
+
+
+def test_a_token_id_setting_outside_the_vocabulary_fails_once(decoder_root, cli, tmp_path):
+    """pad_token_id indexes the embeddings: one outside the vocabulary is a broken checkpoint (exit 4), said once."""
+    import shutil
+
+    folder = tmp_path / "m"
+    shutil.copytree(build_decoder(decoder_root, "gpt2", "causal-lm", seed=3), folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "pad_token_id": 10**6}))
+    res = cli(["generate", str(folder), "Hello", "Hi there", "--max-new-tokens", "2"])
+    assert_one_line_error(res, 4)
+    assert "pad_token_id 1000000" in res.stderr and "vocabulary" in res.stderr

@@ -247,6 +247,22 @@ def _check_seq2seq(s: GenerationSettings) -> None:
         _ids(s["forced_eos_token_id"], "forced_eos_token_id")
 
 
+# Settings whose token ids index the embeddings or the logits (an EOS id outside the vocabulary is only never
+# produced, so EOS lists are left alone: real configs list ids the model cannot emit).
+INDEXING_IDS = ("pad_token_id", "decoder_start_token_id", "forced_bos_token_id", "forced_eos_token_id")
+
+
+def check_ids_in_vocab(s: GenerationSettings, vocab) -> None:
+    if not isinstance(vocab, int) or isinstance(vocab, bool):
+        return
+    for setting in s.settings:
+        if setting.name in INDEXING_IDS and setting.value is not None:
+            for v in _as_list(setting.value):
+                if isinstance(v, int) and not 0 <= v < vocab:
+                    raise InvalidCheckpoint(f"{setting.name} {v} (from {setting.source}) is outside the model's {vocab:,}-token vocabulary",
+                                            f"fix {setting.source}" if setting.source.endswith(".json") else "pass an id inside the vocabulary")
+
+
 def beams(s: GenerationSettings):
     from autocli.tasks.beam import BeamSettings
 
@@ -478,8 +494,9 @@ def generate(model, tokenizer, prompts: list[Prompt], s: GenerationSettings, *, 
     """
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    encode_prompts(tokenizer, prompts, chat, system)
     vocab = model.config.raw.get("vocab_size")
+    check_ids_in_vocab(s, vocab)  # a broken setting fails the run once, before any prompt
+    encode_prompts(tokenizer, prompts, chat, system)
     seq2seq = is_seq2seq(model)
     for p in prompts:
         if p.error is None:
