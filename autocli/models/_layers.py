@@ -142,6 +142,23 @@ def attention(q, k, v, mask=None, *, scale: float | None = None, is_causal: bool
 
 # --- the post-norm encoder with BERT's key names (bert, roberta, electra and their variants) ----
 
+class Embeddings(nn.Module):
+    """BERT's absolute embeddings: word + token type + position (0..T-1), then LayerNorm (also ALBERT's and
+    ELECTRA's, whose `dim` is embedding_size)."""
+
+    def __init__(self, vocab: int, positions: int, types: int, dim: int, eps: float):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab, dim)
+        self.position_embeddings = nn.Embedding(positions, dim)
+        self.token_type_embeddings = nn.Embedding(types, dim)
+        self.LayerNorm = nn.LayerNorm(dim, eps=eps)
+
+    def forward(self, input_ids, token_type_ids):
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        return self.LayerNorm(x + self.position_embeddings(positions))  # (B, T, dim)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, hidden: int, heads: int):
         super().__init__()

@@ -16,7 +16,7 @@ from torch import nn
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import LMHead, TaskModel
-from autocli.models._layers import activation, attention, merge_heads, padding_mask, split_heads
+from autocli.models._layers import Embeddings, activation, attention, merge_heads, padding_mask, split_heads
 
 PREFIX = "albert"
 
@@ -71,20 +71,6 @@ class Args:
 
 
 # --- backbone ------------------------------------------------------------------------------------
-
-class Embeddings(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(a.vocab_size, a.embedding_size)
-        self.position_embeddings = nn.Embedding(a.max_position_embeddings, a.embedding_size)
-        self.token_type_embeddings = nn.Embedding(a.type_vocab_size, a.embedding_size)
-        self.LayerNorm = nn.LayerNorm(a.embedding_size, eps=a.layer_norm_eps)
-
-    def forward(self, input_ids, token_type_ids):
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)  # (T,)
-        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
-        return self.LayerNorm(x + self.position_embeddings(positions))  # (B, T, E)
-
 
 class Attention(nn.Module):
     def __init__(self, a: Args):
@@ -147,7 +133,7 @@ class Transformer(nn.Module):
 class AlbertModel(nn.Module):
     def __init__(self, a: Args, pooler: bool):
         super().__init__()
-        self.embeddings = Embeddings(a)
+        self.embeddings = Embeddings(a.vocab_size, a.max_position_embeddings, a.type_vocab_size, a.embedding_size, a.layer_norm_eps)
         self.encoder = Transformer(a)
         if pooler:
             self.pooler = nn.Linear(a.hidden_size, a.hidden_size)

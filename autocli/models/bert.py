@@ -15,7 +15,7 @@ from torch import nn
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._heads import Pooler, TaskModel
-from autocli.models._layers import Encoder, activation, padding_mask
+from autocli.models._layers import Embeddings, Encoder, activation, padding_mask
 
 PREFIX = "bert"
 
@@ -73,25 +73,10 @@ def check_encoder_config(cfg: Config) -> None:
 
 # --- backbone ------------------------------------------------------------------------------------
 
-class Embeddings(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.word_embeddings = nn.Embedding(a.vocab_size, a.hidden_size)
-        self.position_embeddings = nn.Embedding(a.max_position_embeddings, a.hidden_size)
-        self.token_type_embeddings = nn.Embedding(a.type_vocab_size, a.hidden_size)
-        self.LayerNorm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
-
-    def forward(self, input_ids, token_type_ids):
-        T = input_ids.shape[1]
-        positions = torch.arange(T, device=input_ids.device)  # (T,)
-        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
-        return self.LayerNorm(x + self.position_embeddings(positions))  # (B, T, H)
-
-
 class BertModel(nn.Module):
     def __init__(self, a: Args, pooler: bool):
         super().__init__()
-        self.embeddings = Embeddings(a)
+        self.embeddings = Embeddings(a.vocab_size, a.max_position_embeddings, a.type_vocab_size, a.hidden_size, a.layer_norm_eps)
         act = activation(a.hidden_act)
         self.encoder = Encoder(a.num_hidden_layers, a.hidden_size, a.num_attention_heads, a.intermediate_size, act, a.layer_norm_eps)
         if pooler:
