@@ -101,3 +101,34 @@ def assert_one_line_error(res: Result, code: int) -> None:
     assert lines and lines[0].startswith("error: "), res.stderr
     assert "Traceback" not in res.stderr
     assert all(l.startswith(("error: ", "hint: ")) for l in lines), res.stderr
+
+
+AUTOCLI_SCRIPT = Path(sys.executable).with_name("autocli")
+
+
+def run_script(args: list[str], input: str | bytes | None = None, env: dict | None = None, timeout: float = 120,
+               pipefail_head: int | None = None) -> Result:
+    """Run the installed `autocli` console script as a real process on this tree's code (PYTHONPATH).
+
+    pipefail_head=N runs it as `autocli ... | head -N` under `set -o pipefail` in bash, and returns the
+    pipeline's exit status with the script's own stderr."""
+    import shlex
+    import subprocess
+
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    data = input.encode("utf-8") if isinstance(input, str) else input
+    if pipefail_head is None:
+        proc = subprocess.run([str(AUTOCLI_SCRIPT), *map(str, args)], input=data, capture_output=True,
+                              env=full_env, timeout=timeout, stdin=None if data is not None else subprocess.DEVNULL)
+    else:
+        line = " ".join(shlex.quote(str(a)) for a in [AUTOCLI_SCRIPT, *args])
+        proc = subprocess.run(["bash", "-c", f"set -o pipefail; {line} | head -{pipefail_head}"], input=data,
+                              capture_output=True, env=full_env, timeout=timeout,
+                              stdin=None if data is not None else subprocess.DEVNULL)
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
+@pytest.fixture
+def script():
+    """script(args, input=None, env=None, pipefail_head=None) -> Result of the real console script."""
+    return run_script
