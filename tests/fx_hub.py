@@ -15,6 +15,7 @@ headers and not weights. Also here: writers for small safetensors checkpoints (n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -59,6 +60,7 @@ class HubStandIn:
         self.cache_dir: Path | None = None  # the fixture's fresh HF cache
         self.served: dict[tuple[str, str], int] = defaultdict(int)  # (repo, file) -> body bytes sent
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.down: int | None = None  # set: every request is answered with this HTTP status (a Hub that is down)
         self._lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"hub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -143,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         query = parse_qs(url.query)
+        if self.hub.down:
+            return self._error(self.hub.down, None, "Service Unavailable", head)
         if parts[:2] == ["api", "models"]:
             rest = parts[2:]
             marker = next((i for i, p in enumerate(rest) if p in ("revision", "tree") and i in (1, 2)), None)
@@ -247,6 +251,15 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def silent_url():
+    """A 127.0.0.1 URL whose socket takes connections and never answers (a request times out)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)  # the kernel completes the handshake; nothing ever reads or writes
+        yield f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
 def point_hub_at(monkeypatch, url: str) -> None:
