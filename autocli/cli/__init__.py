@@ -59,6 +59,8 @@ from autocli.cli import fill_mask as _fill_mask  # noqa: E402
 from autocli.cli import embed as _embed  # noqa: E402
 from autocli.cli import choose as _choose  # noqa: E402
 from autocli.cli import generate as _generate  # noqa: E402
+from autocli.cli import download as _download  # noqa: E402
+from autocli.cli import env as _env  # noqa: E402
 
 app.command("inspect", epilog=_inspect.EPILOG)(_inspect.inspect_cmd)
 app.command("tokenize", epilog=_tokenize.EPILOG)(_tokenize.tokenize_cmd)
@@ -71,6 +73,8 @@ app.command("fill-mask", epilog=_fill_mask.EPILOG)(_fill_mask.fill_mask_cmd)
 app.command("embed", epilog=_embed.EPILOG)(_embed.embed_cmd)
 app.command("choose", epilog=_choose.EPILOG)(_choose.choose_cmd)
 app.command("generate", epilog=_generate.EPILOG)(_generate.generate_cmd)
+app.command("download", epilog=_download.EPILOG)(_download.download_cmd)
+app.command("env", epilog=_env.EPILOG)(_env.env_cmd)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
