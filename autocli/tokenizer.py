@@ -398,7 +398,30 @@ def _from_tokenizer_json(path: Path):
     except BaseException as e:  # a Rust panic arrives as a BaseException
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
-        raise _tokenizers_error(TOKENIZER_JSON, e, path) from None
+        raise _tokenizer_json_error(path, e) from None
+
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+
+
+def _tokenizer_json_error(path: Path, e: BaseException) -> InvalidCheckpoint:
+    """Not JSON, JSON of the wrong shape (the file's fault), or a shape `tokenizers` refuses (maybe a newer format)."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as bad:
+        where = f" (line {bad.lineno}, column {bad.colno})" if isinstance(bad, json.JSONDecodeError) else ""
+        return InvalidCheckpoint(f"{TOKENIZER_JSON} is not a valid tokenizer: not valid JSON{where}", f"the file is corrupt; fetch {path.name} again")
+    kinds = {"model": (dict,), "added_tokens": (list, type(None))}
+    kinds.update({k: (dict, type(None)) for k in ("normalizer", "pre_tokenizer", "post_processor", "decoder", "truncation", "padding")})
+    if not isinstance(raw, dict):
+        problem = f"the top level is a JSON {JSON_TYPES.get(type(raw))}, not an object"
+    else:
+        bad_key = next((k for k, ok in kinds.items() if (k in raw or k == "model") and not isinstance(raw.get(k), ok)), None)
+        problem = bad_key and f'"{bad_key}" is {"missing" if bad_key not in raw else "a JSON " + JSON_TYPES.get(type(raw[bad_key]), "value")}'
+    if problem:
+        return InvalidCheckpoint(f"{TOKENIZER_JSON} is not a valid tokenizer: invalid tokenizer.json structure ({problem})",
+                                 "the file is JSON but not a tokenizer; fetch it again, or re-save it with `tokenizers`")
+    return _tokenizers_error(TOKENIZER_JSON, e, path)
 
 
 def _legacy_wordpiece(path: Path, config: dict, special: dict):

@@ -8,7 +8,10 @@ parameters *are* the mmap'd tensors (no second copy unless a dtype cast or a dev
 from __future__ import annotations
 
 import contextlib
+import pickle
+import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,14 +103,23 @@ def _read_one(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
             "pickle can run code when loaded: convert the checkpoint to safetensors, or pass --allow-pickle if you trust it",
         )
     try:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as e:
-            if "mmap" not in str(e):
-                raise
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)  # legacy (non-zip) format cannot mmap
-    except Exception as e:  # torch raises many kinds for a bad or unsafe pickle
-        raise InvalidCheckpoint(f"{path.name} cannot be loaded with weights_only=True: {str(e).splitlines()[0]}", "the file is corrupt or holds more than tensors") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: not the user's concern
+            try:
+                obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap" not in str(e):
+                    raise
+                obj = torch.load(str(path), map_location="cpu", weights_only=True)  # legacy (non-zip) format cannot mmap
+    except pickle.UnpicklingError as e:  # torch's advice here is the unsafe weights_only=False: never repeat it
+        found = re.search(r"(GLOBAL [\w.]+|operand \d+)", str(e))
+        raise InvalidCheckpoint(
+            f"{path.name} holds more than tensors ({found.group(1) if found else 'objects a state dict never has'}); "
+            "unpickling it could run code, so it must not be trusted",
+            "get the weights as safetensors from a source you trust; autocli never unpickles arbitrary objects",
+        ) from None
+    except Exception as e:  # torch raises many kinds for a corrupt file
+        raise InvalidCheckpoint(f"{path.name} cannot be read as a PyTorch pickle: {str(e).splitlines()[0]}", "the file is corrupt or truncated") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
