@@ -308,3 +308,62 @@ def test_stand_in_serves_huggingface_hub_directly(hub, repo):
     path = hf_hub_download("org/tiny", "config.json", revision="v2", cache_dir=hub.cache_dir)
     assert json.loads(open(path).read())["hidden_size"] == 16 and repo["v2"] in path
     assert hub.bytes_served("org/tiny", "config.json") == os.path.getsize(path)
+
+
+# ---- the Hub error table ------------------------------------------------------------------------------
+
+
+def _hub_error(name: str, status: int | None = None, cause: BaseException | None = None):
+    import httpx2
+    from huggingface_hub import errors as he
+
+    cls = getattr(he, name)
+    if status is None:
+        e = cls("first line\nsecond line")
+    else:
+        e = cls("first line\nsecond line", response=httpx2.Response(status, request=httpx2.Request("GET", "http://hub/x")))
+    e.__cause__ = cause
+    return e
+
+
+def _connect_error():
+    import httpx2
+
+    return httpx2.ConnectError("All connection attempts failed")
+
+
+@pytest.mark.parametrize("exc, code, words, fallback", [
+    (lambda: _hub_error("HFValidationError"), 2, "org/tiny@v9: first line", False),
+    (lambda: _hub_error("OfflineModeIsEnabled"), 3, "and the Hub was not asked", False),
+    (lambda: _hub_error("LocalEntryNotFoundError"), 3, "and the Hub was not asked", False),
+    (lambda: _hub_error("LocalEntryNotFoundError", cause=_connect_error()), 3, "cannot reach http://hub: ConnectError", True),
+    (lambda: _hub_error("GatedRepoError", 401), 3, "org/tiny is a gated repo", False),
+    (lambda: _hub_error("RevisionNotFoundError", 404), 3, "revision 'v9' not found in org/tiny", False),
+    (lambda: _hub_error("RemoteEntryNotFoundError", 404), 3, "config.json not found in org/tiny@v9", False),
+    (lambda: _hub_error("RepositoryNotFoundError", 401), 3, "the Hub asks for authentication (HTTP 401)", False),
+    (lambda: _hub_error("HfHubHTTPError", 403), 3, "access denied (HTTP 403)", False),
+    (lambda: _hub_error("RepositoryNotFoundError", 404), 3, "repo org/tiny not found on http://hub", False),
+    (lambda: _hub_error("HfHubHTTPError", 404), 3, "repo org/tiny not found on http://hub", False),
+    (lambda: _hub_error("HfHubHTTPError", 503), 3, "config.json: the Hub answered HTTP 503", True),
+    (lambda: _hub_error("HfHubHTTPError", 429), 3, "config.json: the Hub answered HTTP 429", False),
+    (_connect_error, 3, "cannot reach http://hub: ConnectError: All connection attempts failed", True),
+    (lambda: TimeoutError(), 3, "cannot reach http://hub: TimeoutError: no answer", True),
+])
+def test_hub_error_table(exc, code, words, fallback, tmp_path):
+    from types import SimpleNamespace
+
+    from autocli.checkpoint.hub_errors import HubUnreachable, translate
+
+    source = SimpleNamespace(name="org/tiny@v9", repo_id="org/tiny", revision="v9", endpoint="http://hub", cache_dir=tmp_path)
+    err = translate(exc(), source, "config.json")
+    assert err.exit_code == code and err.hint and words in err.message and "\n" not in err.message
+    assert isinstance(err, HubUnreachable) == fallback
+
+
+def test_unknown_exceptions_are_not_translated():
+    from types import SimpleNamespace
+
+    from autocli.checkpoint.hub_errors import translate
+
+    assert translate(KeyError("x"), SimpleNamespace(), "x") is None
+    assert translate(InvalidCheckpoint("bad"), SimpleNamespace(), "x") is None
