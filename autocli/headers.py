@@ -4,7 +4,7 @@ Nothing in a header is trusted until parse_header() has checked it: the header l
 the file and a sane bound, every tensor has a known dtype, a shape of non-negative integers
 and offsets inside the data region whose length equals product(shape) x dtype size, and no
 two tensors overlap (two names on exactly the same bytes are aliases: tied weights).
-Remote headers (range reads) come through checkpoint.py and are checked the same way.
+Remote headers (HTTP range reads, autocli/checkpoint/hub.py) are checked the same way.
 """
 
 from __future__ import annotations
