@@ -8,6 +8,7 @@ spellings of different families.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,30 @@ LIMITS = {
     "embedding_size": 1 << 17,
     "num_decoder_layers": 4096,
 }
+
+# The norms' epsilon, as the families spell it: a NaN, infinite or negative one makes every output NaN.
+NORM_EPS_KEYS = ("layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps", "norm_eps")
+
+REMOTE_CODE_HINT = ("autocli runs only its own implementation of each model_type, never code shipped with a "
+                    "checkpoint; `autocli compat MODEL` shows what it can run")
+TRUST_REMOTE_CODE_POLICY = ("remote code refused: autocli has no --trust-remote-code, it never runs code shipped "
+                            "with a checkpoint (auto_map)")
+
+
+def remote_code(config: Any, tokenizer_config: Any = None) -> str | None:
+    """Why a checkpoint would need the Python code it ships (transformers' trust_remote_code), or None."""
+    for what, raw in (("config.json", config), ("tokenizer_config.json", tokenizer_config)):
+        if isinstance(raw, dict) and raw.get("auto_map"):
+            return f"{what} has auto_map (model or tokenizer code shipped with the checkpoint)"
+    return None
+
+
+def refuse_remote_code(ckpt) -> None:
+    """The one check every command that runs or tokenizes makes first: remote code is refused (exit 4)."""
+    tokenizer_config = ckpt.json("tokenizer_config.json") if ckpt.has("tokenizer_config.json") else None
+    reason = remote_code(ckpt.config().raw, tokenizer_config)
+    if reason:
+        raise InvalidCheckpoint(f"remote code refused: {reason}", REMOTE_CODE_HINT)
 
 
 def read_json(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
@@ -136,7 +161,11 @@ class Config:
         return bool(self.raw.get("is_encoder_decoder"))
 
     def check_dimensions(self) -> None:
-        """Refuse absurd or ill-typed sizes before anything is allocated."""
+        """Refuse absurd or ill-typed sizes and norm epsilons before anything is allocated."""
+        self.check_sizes()
+        self.check_norm_eps()
+
+    def check_sizes(self) -> None:
         for name, limit in LIMITS.items():
             value = self.get(name)
             if value is None:
@@ -145,6 +174,16 @@ class Config:
                 raise InvalidCheckpoint(f"{self.source}: {name} is {value!r}, not an integer", "fix config.json")
             if value <= 0 or value > limit:
                 raise InvalidCheckpoint(f"{self.source}: {name} = {value:,} is out of range (1..{limit:,})", "the config looks corrupt or hostile")
+
+    def check_norm_eps(self) -> None:
+        for key in NORM_EPS_KEYS:
+            value = self.raw.get(key)
+            if value is None:
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not math.isfinite(value) or value < 0:
+                raise InvalidCheckpoint(f"{self.source}: {key} is {value!r}, not a finite non-negative number",
+                                        "a norm epsilon is a small positive number such as 1e-12; fix config.json")
 
 
 def parse_config(raw: Any, source: str = "config.json") -> Config:

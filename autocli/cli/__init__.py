@@ -85,6 +85,16 @@ def _fail(message: str, hint: str | None, code: int) -> int:
     return code
 
 
+def _asks_remote_code(argv: list[str]) -> bool:
+    """`--trust-remote-code`, the flag transformers users type, on any command: answered with the policy."""
+    for arg in map(str, argv):
+        if arg == "--":
+            return False
+        if arg.replace("_", "-").split("=", 1)[0] == "--trust-remote-code":
+            return True
+    return False
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every known failure becomes one line + hint."""
     debug = os.environ.get("AUTOCLI_DEBUG", "") not in ("", "0")
@@ -96,6 +106,10 @@ def run(argv: list[str] | None = None) -> int:
         from click.shell_completion import shell_complete
 
         return shell_complete(command, {}, "autocli", "_AUTOCLI_COMPLETE", instruction)
+    if _asks_remote_code(sys.argv[1:] if argv is None else argv):
+        from autocli.config import REMOTE_CODE_HINT, TRUST_REMOTE_CODE_POLICY
+
+        return _fail(TRUST_REMOTE_CODE_POLICY, REMOTE_CODE_HINT, errors.INVALID_CHECKPOINT)
     try:
         rv = command.main(args=argv, prog_name="autocli", standalone_mode=False)
         return rv if isinstance(rv, int) else 0

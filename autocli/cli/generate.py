@@ -104,6 +104,7 @@ def generate_cmd(
     """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
     from autocli import registry, render
     from autocli.checkpoint import Checkpoint
+    from autocli.config import refuse_remote_code
     from autocli.errors import Unsupported, UsageError
     from autocli.tasks.generate import GENERATION_CONFIG, resolve_settings, task_prefix as find_task
 
@@ -115,6 +116,7 @@ def generate_cmd(
     if temperature == 0 and sample is None:
         flags["do_sample"] = False  # --temperature 0 means greedy
     ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    refuse_remote_code(ckpt)
     config = ckpt.config()
     fam = registry.family(config.model_type)
     seq2seq = fam is not None and fam.module in SEQ2SEQ_MODULES

@@ -144,6 +144,7 @@ def tokenize_cmd(
     """Split texts into tokens: ids, tokens and character spans, exactly as the checkpoint's tokenizer does."""
     from autocli import render
     from autocli.checkpoint import Checkpoint
+    from autocli.config import refuse_remote_code
     from autocli.errors import UsageError
     from autocli.inputs import read_inputs
     from autocli.tokenizer import load_tokenizer
@@ -164,6 +165,7 @@ def tokenize_cmd(
             if item.error is None:
                 item.fields.setdefault("text_pair", pair)
     ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    refuse_remote_code(ckpt)
     tokenizer = load_tokenizer(ckpt)
 
     if decode:
