@@ -36,7 +36,25 @@ TASK_ALIASES = {
     "choose": "multiple-choice",
     "nsp": "next-sentence-prediction",
     "rtd": "replaced-token-detection",
+    "sentiment-analysis": "sequence-classification",
+    "summarization": "seq2seq-lm",
+    "translation": "seq2seq-lm",
 }
+# task -> transformers' Auto class (compat names it; `--task AutoModelForTokenClassification` works too).
+AUTO_CLASSES = {
+    "base": "AutoModel",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+    "masked-lm": "AutoModelForMaskedLM",
+    "causal-lm": "AutoModelForCausalLM",
+    "seq2seq-lm": "AutoModelForSeq2SeqLM",
+    "multiple-choice": "AutoModelForMultipleChoice",
+    "next-sentence-prediction": "AutoModelForNextSentencePrediction",
+    "replaced-token-detection": "AutoModelForPreTraining",
+}
+# AutoModelForPreTraining is ELECTRA's discriminator but BERT's MLM + NSP pair: not a name for one task.
+TASK_ALIASES.update({cls.lower(): task for task, cls in AUTO_CLASSES.items() if task != "replaced-token-detection"})
 
 # `architectures` class-name suffix -> task; the first suffix that matches wins.
 ARCH_SUFFIXES = (

@@ -149,7 +149,7 @@ def compat_tables(report) -> list:
 
     def verdict(r, t) -> str:
         v = r.verdicts[t].verdict
-        return ("[bold]✗[/] " if t in r.failed else "") + f"[{COMPAT_STYLES.get(v, '')}]{v}[/]"
+        return ("[bold]✗[/] " if t in r.failed else "") + f"[{COMPAT_STYLES.get(v, 'yellow')}]{v}[/]"
 
     def task(t) -> str:
         return t + (" *" if t in report.required else "")

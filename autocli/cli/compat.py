@@ -11,24 +11,48 @@ from autocli.cli import options as o
 EPILOG = (
     "Verdicts: ready · head-untrained (the head's weights are missing: it would be random) · "
     "unsupported-head · family-unsupported · blocked (remote code or pickle-only weights) · "
-    "error (unreadable or refused checkpoint).\n\n"
-    "Lint findings (severity error, warning or info): dimensions, architectures-model-type, "
+    "error (unreadable or refused checkpoint) · incomplete (the head is there, but the tokenizer or the "
+    "generation setup is missing or unusable). Ready means everything the task needs is present and loads: "
+    "head weights, a tokenizer (or --tokenizer), a usable generation_config.json for generation; the JSON "
+    "lists every unmet requirement per task and names transformers' Auto class.\n\n"
+    "Lint findings (severity error, warning or info): dimensions, norm-eps, tensor-dtype, tensor-shape, "
+    "missing-tensor, architectures-model-type, "
     "architectures-weights, id2label-size, generic-labels, bio-tags, problem-type, vocab-size, max-length, "
     "tied-embeddings, decoder-pad-token, index-missing-shard, index-extra-shard, index-missing-tensor, "
-    "index-unlisted-tensor, mixed-dtypes, tokenizer-invalid, tokenizer-missing. "
-    "--format json: schema autocli.compat/1, documented in autocli/compat.py.\n\n"
+    "index-unlisted-tensor, mixed-dtypes, tokenizer-invalid, tokenizer-missing, generation-config. "
+    "--format json: schema autocli.compat/1, printed by `autocli compat --schema`; --format jsonl: one "
+    "checkpoint per line, each with schema and ok.\n\n"
     "Exit codes: 0 every --require met (and, with --strict, no lint error); "
     "6 some checkpoint is not ready for a --require task (an unreadable one never is), "
     "or --strict and a lint error; when no checkpoint could be read at all, the first one's own code "
     "(3 not reachable, 4 invalid). The report is printed in every case.\n\n"
     "Examples:\n\n"
     "  autocli compat ./my-model\n\n"
-    "  autocli compat dslim/bert-base-NER bert-base-cased --task ner --task qa\n\n"
+    "  autocli compat dslim/bert-base-NER bert-base-cased --task ner --task AutoModelForQuestionAnswering\n\n"
     "  autocli compat org/model --require token-classification --strict --format json\n\n"
     "CI (a GitHub Actions step):\n\n"
     "  - name: Check the model runs as a token classifier\n\n"
     "    run: autocli compat org/model --require token-classification"
 )
+
+
+def _task_names(incomplete: str) -> list[str]:
+    """Shell completion of --task / --require: the canonical names first, then transformers' and aliases."""
+    from autocli import registry
+
+    names = [*registry.TASKS, *sorted(registry.AUTO_CLASSES.values()), *sorted(registry.TASK_ALIASES)]
+    seen = {n.lower() for n in registry.AUTO_CLASSES.values()}
+    return [n for n in dict.fromkeys(names) if n.lower().startswith(incomplete.lower()) and not (n in registry.TASK_ALIASES and n in seen)]
+
+
+def _print_schema(value: bool) -> None:
+    if value:
+        import json
+
+        from autocli.compat.schema import SCHEMA
+
+        typer.echo(json.dumps(SCHEMA, indent=2))
+        raise typer.Exit()
 
 
 def compat_cmd(
@@ -38,13 +62,25 @@ def compat_cmd(
     ],
     task: Annotated[
         Optional[list[str]],
-        typer.Option("--task", "-t", metavar="TASK", help="Only these tasks (repeatable; aliases such as ner, qa, fill-mask work). Default: all."),
+        typer.Option("--task", "-t", metavar="TASK", autocompletion=_task_names,
+                     help="Only these tasks (repeatable; transformers' names such as token-classification or "
+                          "AutoModelForTokenClassification, and aliases such as ner, qa, fill-mask work). Default: all."),
     ] = None,
     require: Annotated[
         Optional[list[str]],
-        typer.Option("--require", "-r", metavar="TASK", help="Exit 6 unless every checkpoint is ready for TASK (repeatable)."),
+        typer.Option("--require", "-r", metavar="TASK", autocompletion=_task_names,
+                     help="Exit 6 unless every checkpoint is ready for TASK (repeatable)."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Also exit 6 on any lint error.")] = False,
+    tokenizer: Annotated[
+        Optional[str],
+        typer.Option("--tokenizer", metavar="SRC", help="Judge the tasks with this folder's or Hub id's tokenizer, "
+                                                        "as the run commands' --tokenizer would use it."),
+    ] = None,
+    schema: Annotated[
+        bool,
+        typer.Option("--schema", is_eager=True, callback=_print_schema, help="Print the JSON Schema of --format json and exit."),
+    ] = False,
     revision: o.Revision = None,
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
@@ -61,10 +97,11 @@ def compat_cmd(
     tasks = compat.resolve_tasks(task) if task else list(registry.TASKS)
     tasks = [t for t in registry.TASKS if t in tasks or t in required]  # a required task is always shown
     report = compat.check(
-        checkpoints, tasks, required, strict, revision=revision, cache_dir=cache_dir, token=token, offline=offline
+        checkpoints, tasks, required, strict, tokenizer, revision=revision, cache_dir=cache_dir, token=token, offline=offline
     )
     if fmt == o.Format.jsonl:
-        render.emit(render.Batch("CheckpointReport", report.checkpoints), fmt)
+        lines = [{"schema": report.schema, **render.to_data(r)} for r in report.checkpoints]
+        render.emit(render.Batch("CheckpointReport", lines), fmt)
     else:
         render.emit(report, fmt)
     errors = [r.error for r in report.checkpoints if r.error]

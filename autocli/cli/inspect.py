@@ -14,7 +14,7 @@ EPILOG = (
     "  autocli inspect sentence-transformers/all-MiniLM-L6-v2@main --tensors\n\n"
     "  autocli inspect org/name --json | jq .parameters.total\n\n"
     "Reads config files and safetensors headers only (HTTP range reads on the Hub), never the weights. "
-    "The JSON schema is documented at the top of autocli/inspect.py."
+    "`autocli inspect --schema` prints the JSON Schema of --format json."
 )
 
 Tensors = Annotated[
@@ -23,9 +23,28 @@ Tensors = Annotated[
 ]
 
 
+
+def _print_schema(value: bool) -> None:
+    if value:
+        import json
+
+        from autocli.inspect.schema import SCHEMA
+
+        typer.echo(json.dumps(SCHEMA, indent=2))
+        raise typer.Exit()
+
+
+Schema = Annotated[
+    bool,
+    typer.Option("--schema", is_eager=True, callback=_print_schema, help="Print the JSON Schema of --format json and exit.",
+                 rich_help_panel=opt.OUT),
+]
+
+
 def inspect_cmd(
     checkpoint: opt.Checkpoint,
     tensors: Tensors = False,
+    schema: Schema = False,
     revision: opt.Revision = None,
     offline: opt.Offline = False,
     cache_dir: opt.CacheDir = None,
