@@ -1,6 +1,12 @@
 function _autocli_completion;
     set -l response (env _AUTOCLI_COMPLETE=fish_complete COMP_WORDS=(commandline -cp) COMP_CWORD=(commandline -t) autocli);
 
+    # nothing to offer from autocli (a checkpoint folder, an input file): paths, as for any command
+    if test (count $response) -eq 0;
+        __fish_complete_path (commandline -ct);
+        return;
+    end;
+
     for completion in $response;
         set -l metadata (string split "," $completion);
 

@@ -8,6 +8,12 @@ _autocli_completion() {
 
     response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) _AUTOCLI_COMPLETE=zsh_complete autocli)}")
 
+    # nothing to offer from autocli (a checkpoint folder, an input file): paths, as for any command
+    if [[ -z "${response[*]}" ]]; then
+        _files
+        return
+    fi
+
     for type key descr in ${response}; do
         if [[ "$type" == "plain" ]]; then
             if [[ "$descr" == "_" ]]; then

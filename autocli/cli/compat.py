@@ -40,9 +40,9 @@ def _task_names(incomplete: str) -> list[str]:
     """Shell completion of --task / --require: the canonical names first, then transformers' and aliases."""
     from autocli import registry
 
-    names = [*registry.TASKS, *sorted(registry.AUTO_CLASSES.values()), *sorted(registry.TASK_ALIASES)]
-    seen = {n.lower() for n in registry.AUTO_CLASSES.values()}
-    return [n for n in dict.fromkeys(names) if n.lower().startswith(incomplete.lower()) and not (n in registry.TASK_ALIASES and n in seen)]
+    classes = {c.lower() for c in registry.AUTO_CLASSES.values()}
+    names = [*registry.TASKS, *sorted(registry.AUTO_CLASSES.values()), *sorted(set(registry.TASK_ALIASES) - classes)]
+    return [n for n in names if n.lower().startswith(incomplete.lower()) and registry.canonical_task(n)]
 
 
 def _print_schema(value: bool) -> None:
