@@ -145,7 +145,7 @@ def _verdict(task: str, common: list[Unmet], cfg: Config, fam, facts: Facts, tra
     if fam is not None:
         reason, head = _head(task, fam, cfg.model_type, trained)
         unmet += [head] if head else []
-        if task in GENERATION_TASKS:
+        if task in GENERATION_TASKS and not (head and head.requirement == "task"):
             unmet += [Unmet("generation", m) for m in generation_problems(cfg, facts, GENERATION_TASKS[task])]
     auto = registry.AUTO_CLASSES.get(task)
     if not unmet:

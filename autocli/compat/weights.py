@@ -82,6 +82,16 @@ def lint_layers(cfg: Config, tensors: Shapes) -> list[Finding]:
     return out
 
 
+def refuse_unloadable(ckpt) -> None:
+    """Before a run loads the weights: a weight that is not floating point cannot become a parameter (exit 4,
+    naming it, instead of torch's copy error)."""
+    from autocli.errors import InvalidCheckpoint
+
+    tensors = {n: (t.shape, t.dtype) for h in ckpt.headers().values() for n, t in h.tensors.items()}
+    for finding in lint_dtypes(tensors):
+        raise InvalidCheckpoint(finding.message, "the weights are quantized or corrupt; autocli loads float16/bfloat16/float32 weights")
+
+
 def lint_weights(cfg: Config, fam, tensors: Shapes) -> list[Finding]:
     """Findings the loader turns into a refusal (only for families autocli builds: it knows their layout)."""
     if fam is None or not tensors:

@@ -9,7 +9,7 @@ from autocli.headers import FLOAT_DTYPES
 from autocli.inspect.result import Dimensions, Parameters, TensorGroup, _int
 
 # Non-parameter tensors some checkpoints carry (buffers), by the last part of their name.
-BUFFER_NAMES = {"position_ids", "token_type_ids", "inv_freq", "masked_bias", "_float_tensor"}
+BUFFER_NAMES = {"position_ids", "token_type_ids", "inv_freq", "masked_bias", "_float_tensor", "num_batches_tracked"}
 # Input embeddings and the output heads that tie_word_embeddings shares them with.
 INPUT_EMBEDDINGS = ("word_embeddings.weight", "embed_tokens.weight", "wte.weight", "shared.weight", "embed_in.weight")
 OUTPUT_HEADS = ("lm_head.weight", "cls.predictions.decoder.weight", "embed_out.weight", "generator_lm_head.weight",

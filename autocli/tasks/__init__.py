@@ -59,12 +59,14 @@ def load(
 ):
     """Resolve a checkpoint and load its tokenizer and the model for `task` -> (ckpt, tokenizer, model)."""
     from autocli.checkpoint import Checkpoint
+    from autocli.compat.weights import refuse_unloadable
     from autocli.config import refuse_remote_code
     from autocli.models import load_model
     from autocli.tokenizer import load_tokenizer
 
     ckpt = Checkpoint.resolve(spec, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
     refuse_remote_code(ckpt)
+    refuse_unloadable(ckpt)
     tokenizer = load_tokenizer(ckpt)
     model = load_model(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
