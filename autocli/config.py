@@ -67,8 +67,10 @@ def remote_code(config: Any, tokenizer_config: Any = None) -> str | None:
 
 def refuse_remote_code(ckpt) -> None:
     """The one check every command that runs or tokenizes makes first: remote code is refused (exit 4)."""
+    # a tokenizer-only folder (tokenize, --tokenizer SRC) has no config.json: only its tokenizer can ask for code
+    config = ckpt.config().raw if ckpt.has("config.json") else None
     tokenizer_config = ckpt.json("tokenizer_config.json") if ckpt.has("tokenizer_config.json") else None
-    reason = remote_code(ckpt.config().raw, tokenizer_config)
+    reason = remote_code(config, tokenizer_config)
     if reason:
         raise InvalidCheckpoint(f"remote code refused: {reason}", REMOTE_CODE_HINT)
 

@@ -236,3 +236,14 @@ def test_jsonl_lines_carry_schema_and_ok(good, tmp_path, script):
     assert res.exit_code == 6
     lines = res.jsonl()
     assert [(line["schema"], line["ok"]) for line in lines] == [("autocli.compat/1", True), ("autocli.compat/1", False)]
+
+
+def test_tokenizer_only_folder_tokenizes_unless_it_ships_code(good, tmp_path, cli):
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    for name in TOKENIZER_FILES:
+        shutil.copy(good / name, folder / name)
+    assert cli(["tokenize", folder, "hello"]).exit_code == 0  # no config.json needed to tokenize
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "auto_map": {"AutoTokenizer": ["t.T", None]}}))
+    assert_one_line_error(cli(["tokenize", folder, "hello"]), 4)
