@@ -14,7 +14,7 @@ from __future__ import annotations
 from autocli import registry
 from autocli.checkpoint import Checkpoint
 from autocli.config import Config, remote_code
-from autocli.inspect.files import _optional, preprocessor_summary, tokenizer_summary
+from autocli.inspect.files import PREPROCESSOR_FILES, _optional, preprocessor_summary, tokenizer_summary
 from autocli.inspect.result import (
     Dimensions,
     FileEntry,
@@ -31,7 +31,7 @@ from autocli.inspect.weights import MEMORY_DTYPES, collapse_tensors, count_param
 SCHEMA = "autocli.inspect/1"
 
 __all__ = [
-    "SCHEMA", "Dimensions", "FileEntry", "InspectResult", "Parameters", "TensorGroup", "TokenizerSummary", "Weights",
+    "PREPROCESSOR_FILES", "SCHEMA", "Dimensions", "FileEntry", "InspectResult", "Parameters", "TensorGroup", "TokenizerSummary", "Weights",
     "collapse_tensors", "count_parameters", "human_bytes", "human_count", "inspect", "is_buffer", "summary_rows",
     "tensor_rows",
 ]
