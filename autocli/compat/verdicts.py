@@ -163,7 +163,7 @@ def assess(spec: str, facts: Facts, tasks: list[str]) -> CheckpointReport:
     run_cfg = Config({**fam.overrides, **cfg.raw}, cfg.source) if fam and fam.overrides else cfg  # as the loader sees it
     report = CheckpointReport(spec, cfg.model_type, fam.module if fam else None, cfg.architectures)
     trained = registry.trained_heads(fam, facts.tensors(), cfg.architectures, cfg.raw) if fam else set()
-    refused = _config_checks(cfg)
+    refused = _config_checks(run_cfg)
     report.findings = refused + _findings(cfg, fam, facts, trained, bool(refused))
     weight_errors = [f for f in report.findings if f.name in weights.FINDING_NAMES]
     common = _common(cfg, fam, facts, refused, weight_errors)
