@@ -60,9 +60,15 @@ PIPE_WIDTH = 200
 def console(stderr: bool = False):
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 here; the reader leaving is cli.run()'s to answer (exit 0, nothing said).
+            self.quiet = True
+            raise BrokenPipeError
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
-    return Console(stderr=stderr, soft_wrap=True, highlight=False, width=width)
+    return PipeConsole(stderr=stderr, soft_wrap=True, highlight=False, width=width)
 
 
 def write_line(text: str) -> None:

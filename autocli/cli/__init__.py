@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 
 import click
@@ -20,6 +21,8 @@ EXIT_CODES_HELP = (
     "4 invalid or unsafe checkpoint · 5 unsupported · 6 compat requirement failed · "
     "7 some batch inputs failed"
 )
+
+INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT (128 + 2)
 
 app = typer.Typer(
     name="autocli",
@@ -62,19 +65,21 @@ from autocli.cli import generate as _generate  # noqa: E402
 from autocli.cli import download as _download  # noqa: E402
 from autocli.cli import env as _env  # noqa: E402
 
-app.command("inspect", epilog=_inspect.EPILOG)(_inspect.inspect_cmd)
-app.command("tokenize", epilog=_tokenize.EPILOG)(_tokenize.tokenize_cmd)
-app.command("completion", epilog=_completion.EPILOG)(_completion.completion_cmd)
-app.command("compat", epilog=_compat.EPILOG)(_compat.compat_cmd)
-app.command("classify", epilog=_classify.EPILOG)(_classify.classify_cmd)
-app.command("tag", epilog=_tag.EPILOG)(_tag.tag_cmd)
-app.command("qa", epilog=_qa.EPILOG)(_qa.qa_cmd)
-app.command("fill-mask", epilog=_fill_mask.EPILOG)(_fill_mask.fill_mask_cmd)
-app.command("embed", epilog=_embed.EPILOG)(_embed.embed_cmd)
-app.command("choose", epilog=_choose.EPILOG)(_choose.choose_cmd)
-app.command("generate", epilog=_generate.EPILOG)(_generate.generate_cmd)
-app.command("download", epilog=_download.EPILOG)(_download.download_cmd)
-app.command("env", epilog=_env.EPILOG)(_env.env_cmd)
+
+def _register(name: str, module) -> None:
+    """One subcommand: its function (named <module>_cmd), epilog, and its docstring's first line as the
+    summary in `autocli --help`, whole (click would cut it at 45 characters)."""
+    fn = getattr(module, f"{module.__name__.rsplit('.', 1)[-1].lstrip('_')}_cmd")
+    summary = (fn.__doc__ or "").strip().splitlines()[0]
+    app.command(name, epilog=module.EPILOG, short_help=summary)(fn)
+
+
+for _name, _module in (
+    ("inspect", _inspect), ("tokenize", _tokenize), ("completion", _completion), ("compat", _compat),
+    ("classify", _classify), ("tag", _tag), ("qa", _qa), ("fill-mask", _fill_mask), ("embed", _embed),
+    ("choose", _choose), ("generate", _generate), ("download", _download), ("env", _env),
+):
+    _register(_name, _module)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
@@ -95,6 +100,27 @@ def _asks_remote_code(argv: list[str]) -> bool:
     return False
 
 
+# Typer appends its own "Did you mean" to click's: the same sentence twice.
+_REPEATED = re.compile(r"(\s*Did you mean [^?]*\?)\1+")
+
+
+def _invoke(command, argv: list[str] | None):
+    """Parse and run one command line with click's public API (make_context + invoke): typer's main()
+    would turn a closed pipe into exit 1 and Ctrl-C into a silent 130 before autocli saw them."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    with command.make_context("autocli", args) as ctx:
+        rv = command.invoke(ctx)
+    sys.stdout.flush()  # a closed pipe shows here, inside the boundary, not at interpreter exit
+    return rv
+
+
+def _silence_stdout() -> None:
+    """The reader left: whatever is still buffered for stdout goes nowhere, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; every known failure becomes one line + hint."""
     debug = os.environ.get("AUTOCLI_DEBUG", "") not in ("", "0")
@@ -111,8 +137,10 @@ def run(argv: list[str] | None = None) -> int:
 
         return _fail(TRUST_REMOTE_CODE_POLICY, REMOTE_CODE_HINT, errors.INVALID_CHECKPOINT)
     try:
-        rv = command.main(args=argv, prog_name="autocli", standalone_mode=False)
+        rv = _invoke(command, argv)
         return rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:  # --help, --version
+        return e.exit_code
     except errors.AutocliError as e:
         if debug:
             import traceback
@@ -129,17 +157,16 @@ def run(argv: list[str] | None = None) -> int:
         return errors.USAGE
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "autocli"
-        return _fail(e.format_message(), f"see `{cmd} --help`", errors.USAGE)
+        return _fail(_REPEATED.sub(r"\1", e.format_message()), f"see `{cmd} --help`", errors.USAGE)
     except click.ClickException as e:
         return _fail(e.format_message(), None, e.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
     except BrokenPipeError:
-        # `autocli ... | head`: the reader left; that is not an error.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        # `autocli ... | head`: the reader left; that is not an error (coreutils exit 0 too under pipefail).
+        _silence_stdout()
+        return errors.OK
     except Exception as e:  # the one place that catches everything
         if debug:
             raise
