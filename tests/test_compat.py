@@ -561,13 +561,13 @@ def test_cli_unknown_task_is_a_usage_error(cli, tmp_path):
 
 def test_cli_table_shows_matrix_reasons_and_findings(cli, tmp_path, bert_row):
     folder = make(tmp_path, tensors=base_tensors(rows=7))
-    res = cli(["compat", folder, "--require", "ner"], env={"COLUMNS": "200"})
+    res = cli(["compat", folder, "--require", "ner", "--format", "table"], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.stderr
     out = res.stdout
     assert "token-classification *" in out and "ready" in out and "head-untrained" in out
     assert "reason" in out and "would be random" in out and "id2label-size" in out and "7 rows" in out
     # several checkpoints: a tasks x checkpoints matrix first, the failed requirement marked
-    res = cli(["compat", folder, str(tmp_path / "gone"), "--require", "ner"], env={"COLUMNS": "200"})
+    res = cli(["compat", folder, str(tmp_path / "gone"), "--require", "ner", "--format", "table"], env={"COLUMNS": "200"})
     assert res.exit_code == 6
     matrix = res.stdout.split("\n\n")[0]
     assert "compat" in matrix and "gone" in matrix and "✗ error" in matrix

@@ -22,7 +22,7 @@ def _config(folder, **raw):
 
 
 def _table(cli, *args) -> str:
-    res = cli(["inspect", *map(str, args)], env={"COLUMNS": "250"})  # wide enough that no cell wraps
+    res = cli(["inspect", *map(str, args), "--format", "table"], env={"COLUMNS": "250"})  # wide enough that no cell wraps
     assert res.exit_code == 0, res.stderr
     assert res.stderr == ""
     return res.stdout

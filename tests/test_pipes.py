@@ -86,3 +86,21 @@ def test_help_shows_whole_summaries(script):
     for cmd in cli.app.registered_commands:
         summary = " ".join(cmd.callback.__doc__.strip().splitlines()[0].split()).replace("- ", "-")
         assert summary in flat, summary
+
+
+def test_piped_default_is_the_machine_form(script, minilm_dir):
+    tok = script(["tokenize", minilm_dir, "hi", "there"])
+    assert tok.exit_code == 0 and [r["ids"] for r in tok.jsonl()] == [[101, 7632, 102], [101, 2045, 102]]
+    emb = script(["embed", minilm_dir, "hi"])
+    assert emb.exit_code == 0 and len(emb.jsonl()[0]["embedding"]) == 384
+    doc = script(["inspect", minilm_dir])
+    assert doc.exit_code == 0 and doc.json()["schema"].startswith("autocli.inspect/")
+    compat = script(["compat", minilm_dir])
+    assert compat.exit_code == 0 and compat.json()["schema"].startswith("autocli.compat/")
+
+
+def test_format_table_still_forces_a_table(script, minilm_dir):
+    res = script(["tokenize", minilm_dir, "hi", "--format", "table"])
+    assert res.exit_code == 0 and "[CLS]" in res.stdout and not res.stdout.startswith("{")
+    ids = script(["tokenize", minilm_dir, "hi", "--ids"])  # plain lines in a pipe too
+    assert ids.stdout == "101 7632 102\n"

@@ -37,7 +37,7 @@ def test_scores_equal_transformers(cli, tiny_checkpoints, task, flags):
     assert max(abs(g - float(w)) for g, w in zip(got, want)) <= TOL
     assert rec["choice"] == int(want.argmax()) and rec["text"] == CHOICES[rec["choice"]]
     assert [s["text"] for s in rec["scores"]] == CHOICES
-    table = cli(args)
+    table = cli([*args, "--format", "table"])
     assert table.exit_code == 0 and "best" in table.stdout
 
 

@@ -135,7 +135,7 @@ def test_texts_longer_than_the_model_are_truncated_not_crashed(cli, tiny_checkpo
 
 def test_table_output_and_top_k_validation(cli, tiny_checkpoints):
     folder = tiny_checkpoints["bert", "sequence-classification"]
-    res = cli(["classify", folder, "Hello world!", "--top-k", "3"])
+    res = cli(["classify", folder, "Hello world!", "--top-k", "3", "--format", "table"])
     assert res.exit_code == 0 and "LABEL_" in res.stdout and "Hello world!" in res.stdout
     assert_one_line_error(cli(["classify", folder, "x", "--top-k", "zero"]), 2)
     assert_one_line_error(cli(["classify", folder, "x", "--top-k", "0"]), 2)

@@ -23,7 +23,7 @@ def minilm_ref(minilm_dir):
 
 
 def test_table_shows_ids_tokens_and_spans(cli, minilm_dir):
-    res = cli(["tokenize", minilm_dir, "Hello wörld 🙂!"])
+    res = cli(["tokenize", minilm_dir, "Hello wörld 🙂!", "--format", "table"])
     assert res.exit_code == 0, res.stderr
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in res.stdout.splitlines() if line.startswith("| ")]
     assert rows[0] == ["#", "id", "token", "span", "text"]
@@ -39,7 +39,7 @@ def test_table_shows_ids_tokens_and_spans(cli, minilm_dir):
 
 
 def test_table_escapes_markup_and_whitespace(cli, bpe_tokenizer_dir):
-    res = cli(["tokenize", bpe_tokenizer_dir, "[bold]x[/bold]\tend"])
+    res = cli(["tokenize", bpe_tokenizer_dir, "[bold]x[/bold]\tend", "--format", "table"])
     assert res.exit_code == 0, res.stderr
     assert "[bold]" in res.stdout and "\\t" in res.stdout
 
@@ -169,7 +169,7 @@ def test_bad_input_lines_are_error_records(cli, minilm_dir):
     assert "1 of 3" in res.stderr
     res = cli(["tokenize", minilm_dir, "--jsonl", "--json"], input='{"text": 5}\n{"nope": 1}\n[1]\n')
     assert res.exit_code == 7 and all("error" in r for r in res.json())
-    table = cli(["tokenize", minilm_dir], input=b"ok\n\xff\n")
+    table = cli(["tokenize", minilm_dir, "--format", "table"], input=b"ok\n\xff\n")
     assert table.exit_code == 7 and "error:" in table.stdout
 
 

@@ -85,14 +85,14 @@ def compat_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.table,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
 ) -> None:
     """Check, without loading weights, which tasks each checkpoint can run, and lint it."""
     from autocli import compat, registry, render
     from autocli.errors import AutocliError, RequirementFailed
 
-    fmt = o.output_format(fmt, json_flag)
+    fmt = o.output_format(fmt, json_flag, o.Format.json)
     required = compat.resolve_tasks(require)
     tasks = compat.resolve_tasks(task) if task else list(registry.TASKS)
     tasks = [t for t in registry.TASKS if t in tasks or t in required]  # a required task is always shown

@@ -43,7 +43,7 @@ def embed_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.jsonl,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
 ) -> None:

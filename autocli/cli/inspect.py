@@ -49,7 +49,7 @@ def inspect_cmd(
     offline: opt.Offline = False,
     cache_dir: opt.CacheDir = None,
     token: opt.Token = None,
-    fmt: opt.FormatOpt = opt.Format.table,
+    fmt: opt.FormatOpt = opt.Format.auto,
     json_flag: opt.JsonFlag = False,
 ) -> None:
     """Show a checkpoint's architecture, parameters, memory needs and tokenizer, without loading it."""
@@ -58,4 +58,4 @@ def inspect_cmd(
     from autocli.inspect import inspect
 
     ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    render.emit(inspect(ckpt, tensors=tensors), opt.output_format(fmt, json_flag))
+    render.emit(inspect(ckpt, tensors=tensors), opt.output_format(fmt, json_flag, opt.Format.json))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,6 +11,7 @@ import typer
 
 
 class Format(str, Enum):
+    auto = "auto"
     table = "table"
     json = "json"
     jsonl = "jsonl"
@@ -57,7 +59,12 @@ Token = Annotated[
 ]
 FormatOpt = Annotated[
     Format,
-    typer.Option("--format", "-f", help="table on a terminal; json: one document; jsonl: one object per input.", rich_help_panel=OUT),
+    typer.Option(
+        "--format", "-f",
+        help="auto: a table on a terminal, the command's machine form in a pipe (JSONL, one object per input; "
+        "inspect and compat: one JSON document). table | json | jsonl force one.",
+        rich_help_panel=OUT,
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.", rich_help_panel=OUT)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.", rich_help_panel=OUT)]
@@ -88,8 +95,21 @@ AllowPickle = Annotated[
 ]
 
 
-def output_format(fmt: Format, json_flag: bool) -> Format:
-    return Format.json if json_flag else fmt
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
+
+
+def output_format(fmt, json_flag: bool = False, natural=Format.jsonl):
+    """The one output rule: --json, else an explicit --format, else (auto) a table for a person at a terminal
+    and the command's natural machine form (`natural`) for a pipe or file."""
+    if json_flag:
+        return Format.json
+    if getattr(fmt, "value", fmt) != Format.auto.value:
+        return fmt
+    return Format.table if stdout_is_terminal() else natural
 
 
 AllowRandomHead = Annotated[

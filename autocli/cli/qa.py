@@ -68,7 +68,7 @@ def qa_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.table,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
 ) -> None:

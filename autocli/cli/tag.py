@@ -51,7 +51,7 @@ def tag_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.table,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
 ) -> None:

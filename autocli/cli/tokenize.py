@@ -137,7 +137,7 @@ def tokenize_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.table,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
 ) -> None:
@@ -149,7 +149,8 @@ def tokenize_cmd(
     from autocli.inputs import read_inputs
     from autocli.tokenizer import load_tokenizer
 
-    fmt = o.output_format(fmt, json_flag)
+    # --ids, --count and --decode print plain lines (their table form), terminal or pipe.
+    fmt = o.output_format(fmt, json_flag, o.Format.table if ids_only or count or decode else o.Format.jsonl)
     if ids_only and count:
         raise UsageError("--ids and --count each print one line per input; choose one")
     if (ids_only or count) and fmt != o.Format.table:
