@@ -1,22 +1,26 @@
 """Batch inputs: TEXT arguments, '-' or piped stdin, --input FILE, or --jsonl objects.
 
-Every line becomes exactly one Item, in order; a line that cannot be used (invalid UTF-8,
-NUL byte, bad JSON, empty) becomes an Item with an error, so its output record is an
-error record and no other input is lost.
+Every line becomes exactly one Item, in order, read lazily (a million lines never sit in memory at
+once). A line that cannot be used (invalid UTF-8, NUL byte, bad JSON, an empty text) becomes an Item
+with an error, so its output record is an error record and no other input is lost. No input at all
+is a usage error, raised by read_inputs() itself, before any model is loaded.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from autocli.errors import AutocliError, UsageError
 
 # One line of input is refused above this size rather than fed to a tokenizer.
 MAX_LINE_BYTES = 16 * 1024 * 1024
+STDIN = "-"
+EMPTY_HINT = "give every input some text (drop blank lines, e.g. with grep .)"
 
 
 @dataclass
@@ -30,6 +34,30 @@ class Item:
         return self.fields.get("text", "")
 
 
+class Inputs:
+    """The items of one invocation, in order, read as they are iterated; never empty.
+
+    each(fn) adds a check run on every item as it is read (e.g. require a JSONL field)."""
+
+    def __init__(self, items: Iterable[Item]):
+        self._items = iter(items)
+        first = next(self._items, None)
+        if first is None:
+            raise UsageError("no input: stdin or the --input file is empty", "pass TEXT arguments, '-' to read stdin, or --input FILE")
+        self._first = first
+        self._checks: list[Callable[[Item], None]] = []
+
+    def each(self, check: Callable[[Item], None]) -> "Inputs":
+        self._checks.append(check)
+        return self
+
+    def __iter__(self) -> Iterator[Item]:
+        for item in itertools.chain([self._first], self._items):
+            for check in self._checks:
+                check(item)
+            yield item
+
+
 def _stdin() -> BinaryIO:
     return sys.stdin.buffer
 
@@ -39,33 +67,55 @@ def _bad(index: int, message: str, hint: str | None = None) -> Item:
 
 
 def _parse_line(index: int, raw: bytes, jsonl: bool, primary: str, allow_empty: bool) -> Item:
+    """One line -> one Item. Messages leave out the input number: the record and stderr line carry it."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
     if len(raw) > MAX_LINE_BYTES:
-        return _bad(index, f"input {index} is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit")
+        return _bad(index, f"the line is over the {MAX_LINE_BYTES:,}-byte limit", "split it into shorter inputs")
     if b"\x00" in raw:
-        return _bad(index, f"input {index} contains a NUL byte", "is the input a binary file?")
+        return _bad(index, "the line contains a NUL byte", "is the input a binary file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return _bad(index, f"input {index} is not valid UTF-8 (byte {e.start})", "convert the file to UTF-8")
+        return _bad(index, f"not valid UTF-8 (byte {e.start})", "convert the file to UTF-8")
     if text.startswith("\ufeff") and index == 0:
         text = text[1:]  # a byte-order mark on the first line is not content
     if not jsonl:
-        if not text.strip() and not allow_empty:
-            return _bad(index, f"input {index} is empty")
-        return Item(index, {primary: text})
+        return _text_item(index, {primary: text}, primary, allow_empty)
     if not text.strip():
-        return _bad(index, f"input {index} is an empty line, not a JSON object")
+        return _bad(index, "an empty line, not a JSON object", "one JSON object per line; drop blank lines")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        return _bad(index, f"input {index} is not valid JSON: {e.msg} at column {e.colno}")
+        return _bad(index, f"not valid JSON: {e.msg} at column {e.colno}", "one JSON object per line")
     if isinstance(obj, str):
         obj = {primary: obj}
     if not isinstance(obj, dict):
-        return _bad(index, f"input {index} is a JSON {type(obj).__name__}, not an object", f'use {{"{primary}": ...}}')
+        return _bad(index, f"a JSON {type(obj).__name__}, not an object", f'use {{"{primary}": ...}}')
     return Item(index, obj)
+
+
+def _text_item(index: int, fields: dict, primary: str, allow_empty: bool) -> Item:
+    if not allow_empty and not fields[primary].strip():
+        return Item(index, fields, UsageError("the text is empty", EMPTY_HINT))
+    return Item(index, fields)
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a stream without their newline, one at a time; a line over the limit is cut there
+    (the rest of it skipped) so that it becomes one error record, not a memory spike."""
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while True:  # drop the remainder of the long line
+                rest = stream.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield raw
+            continue
+        yield raw[:-1] if raw.endswith(b"\n") else raw
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -75,6 +125,29 @@ def split_lines(data: bytes) -> list[bytes]:
     return lines
 
 
+def _raw_lines(args: list[str], input_file: Path | None, stream: BinaryIO) -> Iterator[bytes | str]:
+    """Arguments as str, lines read from a file or stdin as bytes, in order. '-' among the arguments
+    stands for every line of stdin, at its place."""
+    if input_file is not None and str(input_file) != STDIN:
+        try:
+            handle = open(input_file, "rb")
+        except OSError as e:
+            raise UsageError(f"cannot read --input {input_file}: {e.strerror}", "check the path") from None
+        with handle:
+            yield from _lines(handle)
+        return
+    if not args:
+        if input_file is None and stream.isatty():
+            raise UsageError("no input given", "pass TEXT arguments, '-' to read stdin, or --input FILE")
+        yield from _lines(stream)
+        return
+    for arg in args:
+        if arg == STDIN:
+            yield from _lines(stream)
+        else:
+            yield arg
+
+
 def read_inputs(
     args: list[str] | None,
     input_file: Path | None = None,
@@ -82,35 +155,44 @@ def read_inputs(
     primary: str = "text",
     allow_empty: bool = False,
     stdin: BinaryIO | None = None,
-) -> list[Item]:
-    """Collect the inputs of one command invocation, one Item each, in order."""
-    args = [a for a in (args or [])]
-    if args and args != ["-"]:
-        if input_file is not None:
-            raise UsageError("give inputs as arguments or with --input, not both")
-        if jsonl:
-            return [_parse_line(i, a.encode("utf-8", "surrogateescape"), True, primary, allow_empty) for i, a in enumerate(args)]
-        return [Item(i, {primary: a}) for i, a in enumerate(args)]
-    stream = stdin or _stdin()
-    if input_file is not None and str(input_file) != "-":
-        try:
-            data = Path(input_file).read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read --input {input_file}: {e.strerror}", "check the path") from None
-    elif args == ["-"] or input_file is not None or not stream.isatty():
-        data = stream.read()
-    else:
-        raise UsageError("no input given", "pass TEXT arguments, '-' to read stdin, or --input FILE")
-    return [_parse_line(i, raw, jsonl, primary, allow_empty) for i, raw in enumerate(split_lines(data))]
+) -> Inputs:
+    """The inputs of one command invocation, one Item each, in order, read lazily.
+
+    An empty text is an input error (its own error record) unless allow_empty; no input at all is a
+    usage error, raised here."""
+    args = list(args or [])
+    if args and input_file is not None:
+        raise UsageError("give inputs as arguments or with --input, not both")
+    if args.count(STDIN) > 1:
+        raise UsageError("'-' (stdin) may be given once")
+
+    def items() -> Iterator[Item]:
+        for i, raw in enumerate(_raw_lines(args, input_file, stdin or _stdin())):
+            if isinstance(raw, bytes):
+                yield _parse_line(i, raw, jsonl, primary, allow_empty)
+            elif jsonl:
+                yield _parse_line(i, raw.encode("utf-8", "surrogateescape"), True, primary, allow_empty)
+            else:
+                yield _text_item(i, {primary: raw}, primary, allow_empty)
+
+    return Inputs(items())
 
 
-def require(item: Item, *names: str) -> None:
-    """Give the item an error when a JSONL field the command needs is missing or not a string."""
+def require(item: Item, *names: str, allow_empty: bool = False) -> None:
+    """Give the item an error when a field the command needs is missing, not a string, or empty."""
     if item.error:
         return
     for name in names:
         value = item.fields.get(name)
         if not isinstance(value, str):
             got = "missing" if value is None else f"a {type(value).__name__}"
-            item.error = UsageError(f"input {item.index}: field '{name}' is {got}", f'each JSONL object needs "{name}": "..."')
+            item.error = UsageError(f"field '{name}' is {got}", f'each JSONL object needs "{name}": "..."')
             return
+        if not allow_empty and not value.strip():
+            item.error = UsageError(f"field '{name}' is empty", EMPTY_HINT)
+            return
+
+
+def requiring(*names: str, allow_empty: bool = False) -> Callable[[Item], None]:
+    """require() as a check for Inputs.each()."""
+    return lambda item: require(item, *names, allow_empty=allow_empty)

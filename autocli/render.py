@@ -1,50 +1,37 @@
 """The only place that prints results: a rich table on a terminal, JSON or JSONL in a pipe.
 
-Tasks return dataclasses; commands hand them to emit(). Batch commands hand a Batch whose
-records are result dataclasses or ErrorRecords, one per input, in input order.
+Tasks yield result dataclasses (autocli/results.py); commands hand them to emit() (one result) or
+emit_records() (one record per input, streamed). Table builders are keyed by result type.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
-from autocli.errors import AutocliError
-
-
-@dataclass
-class ErrorRecord:
-    index: int
-    error: dict
-
-
-@dataclass
-class Batch:
-    kind: str  # key into TABLES
-    records: list = field(default_factory=list)
-
-    @property
-    def failed(self) -> int:
-        return sum(isinstance(r, ErrorRecord) for r in self.records)
-
-
-def error_record(index: int, err: AutocliError) -> ErrorRecord:
-    return ErrorRecord(index, err.as_record())
+from autocli import results
+from autocli.results import Batch, ErrorRecord, error_record  # noqa: F401  (re-exported for the commands)
 
 
 def to_data(obj: Any) -> Any:
-    """Dataclasses to plain JSON data (keeps field order)."""
+    """Dataclasses to plain JSON data (keeps field order). JSON has no NaN or infinity: a number that is
+    not finite becomes null."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+        return {
+            f.name: to_data(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.name.startswith("_") and not (f.metadata.get("optional") and getattr(obj, f.name) is None)
+        }
     if isinstance(obj, dict):
         return {str(k): to_data(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_data(v) for v in obj]
-    if isinstance(obj, float) and obj != obj:  # NaN is not JSON
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
 
@@ -76,16 +63,23 @@ def write_line(text: str) -> None:
     sys.stdout.flush()
 
 
-# Table builders, by result type name (or Batch.kind): each returns a rich renderable or a list of them.
-TABLES: dict[str, Callable[[Any], Any]] = {}
+# Table builders, keyed by result type (or, for results of other modules, the type's or a Batch's name):
+# each takes the result (for batch types: the list of records) and returns a rich renderable or a list of them.
+TABLES: dict[Any, Callable[[Any], Any]] = {}
 
 
-def table(name: str):
+def table(key):
     def register(fn):
-        TABLES[name] = fn
+        TABLES[key] = fn
         return fn
 
     return register
+
+
+def _print_tables(out) -> None:
+    con = console()
+    for part in out if isinstance(out, list) else [out]:
+        con.print(part)
 
 
 def emit(result: Any, fmt: str) -> None:
@@ -95,21 +89,53 @@ def emit(result: Any, fmt: str) -> None:
         data = to_data(result.records if isinstance(result, Batch) else result)
         write_line(_dumps(data, 2))
     elif fmt == "jsonl":
-        if isinstance(result, Batch):
-            for rec in result.records:
-                write_line(_dumps(to_data(rec), None))
-        else:
-            write_line(_dumps(to_data(result), None))
+        for rec in result.records if isinstance(result, Batch) else [result]:
+            write_line(_dumps(to_data(rec), None))
     else:
-        name = result.kind if isinstance(result, Batch) else type(result).__name__
-        builder = TABLES.get(name)
-        con = console()
+        builder = TABLES.get(result.kind if isinstance(result, Batch) else type(result)) or TABLES.get(type(result).__name__)
         if builder is None:
-            con.print_json(_dumps(to_data(result), None))
+            console().print_json(_dumps(to_data(result), None))
             return
-        out = builder(result)
-        for part in out if isinstance(out, list) else [out]:
-            con.print(part)
+        _print_tables(builder(result))
+
+
+@dataclass
+class Tally:
+    """What emit_records saw: the inputs and how many of them failed."""
+
+    total: int = 0
+    failed: int = 0
+
+
+def emit_records(records: Iterable, fmt: str, of: type, line: Callable | None = None) -> Tally:
+    """Print the records of a batch command (one per input, in input order) as they come.
+
+    jsonl and json stream; a table waits for every record (its columns fit them all). `line`: plain
+    output instead of a table, one stdout line per input (a failed input leaves its line empty).
+    Each failed input's reason also goes to stderr, so it is seen when stdout is a file.
+    """
+    fmt = getattr(fmt, "value", fmt)
+    tally, kept = Tally(), []
+    for n, rec in enumerate(records):
+        tally.total += 1
+        if isinstance(rec, ErrorRecord):
+            tally.failed += 1
+            stream_error(rec)
+        if line is not None and fmt == "table":
+            write_line("" if isinstance(rec, ErrorRecord) else line(rec))
+        elif fmt == "jsonl":
+            write_line(_dumps(to_data(rec), None))
+        elif fmt == "json":  # the layout of json.dumps(list, indent=2), one element at a time
+            body = "\n".join("  " + ln for ln in _dumps(to_data(rec), 2).splitlines())
+            sys.stdout.write(("[\n" if n == 0 else ",\n") + body)
+            sys.stdout.flush()
+        else:
+            kept.append(rec)
+    if fmt == "json":
+        write_line("\n]" if tally.total else "[]")
+    elif fmt == "table" and line is None:
+        _print_tables(TABLES[of](kept))
+    return tally
 
 
 def simple_table(*columns: str, title: str | None = None, **kw):
@@ -124,16 +150,19 @@ def simple_table(*columns: str, title: str | None = None, **kw):
 
 def error_rows(tbl, rec: ErrorRecord, width: int) -> None:
     """An error record as a table row: index, then the message across the rest."""
-    cells = [str(rec.index), f"[red]error:[/] {rec.error['message']}"] + [""] * (width - 2)
+    from rich.markup import escape
+
+    cells = [str(rec.index), f"[red]error:[/] {escape(rec.error['message'])}"] + [""] * (width - 2)
     tbl.add_row(*cells[:width])
 
 
-def finish(batch: Batch, what: str = "inputs") -> None:
-    """Exit code 7 after rendering when some inputs of a batch failed."""
+def finish(done, what: str = "inputs") -> None:
+    """Exit code 7 after rendering when some inputs of a batch failed (done: a Tally or a Batch)."""
     from autocli.errors import BatchIncomplete
 
-    if batch.failed:
-        raise BatchIncomplete(f"{batch.failed} of {len(batch.records)} {what} failed", "each failure is in its own output record")
+    total = done.total if isinstance(done, Tally) else len(done.records)
+    if done.failed:
+        raise BatchIncomplete(f"{done.failed} of {total} {what} failed", "each failure is in its own output record")
 
 
 COMPAT_STYLES = {
@@ -229,10 +258,10 @@ def _score(value) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-@table("classify")
-def classify_table(batch):
+@table(results.Classification)
+def classify_table(records):
     tbl = simple_table("#", "text", "label", "score")
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 4)
             continue
@@ -260,13 +289,13 @@ def _inline_entities(text: str, entities):
     return out
 
 
-@table("tag")
-def tag_table(batch):
+@table(results.Tagged)
+def tag_table(records):
     from rich.markup import escape
 
     tbl = simple_table("#", "entity", "label", "score", "start", "end")
     inline = []
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 6)
             continue
@@ -277,10 +306,10 @@ def tag_table(batch):
     return inline + [tbl]
 
 
-@table("qa")
-def qa_table(batch):
+@table(results.Answered)
+def qa_table(records):
     tbl = simple_table("#", "question", "answer", "score", "start", "end")
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 6)
             continue
@@ -290,12 +319,12 @@ def qa_table(batch):
     return tbl
 
 
-@table("fill-mask")
-def fill_mask_table(batch):
+@table(results.Filled)
+def fill_mask_table(records):
     from rich.markup import escape
 
     tbl = simple_table("#", "mask", "token", "score", "sequence")
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 5)
             continue
@@ -306,14 +335,14 @@ def fill_mask_table(batch):
     return tbl
 
 
-@table("embed")
-def embed_table(batch):
+@table(results.Embedding)
+def embed_table(records):
     import math
 
     from rich.markup import escape
 
     tbl = simple_table("#", "text", "dim", "norm", "vector")
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 5)
             continue
@@ -323,10 +352,10 @@ def embed_table(batch):
     return tbl
 
 
-@table("choose")
-def choose_table(batch):
+@table(results.Chosen)
+def choose_table(records):
     tbl = simple_table("#", "question", "choice", "score", "")
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 5)
             continue
@@ -337,7 +366,7 @@ def choose_table(batch):
 
 
 def stream_error(rec: ErrorRecord) -> None:
-    """A failed prompt while text streams: its error on stderr, the other prompts go on."""
+    """A failed input: its reason on stderr as it happens; the other inputs go on."""
     print(f"error: input {rec.index}: {rec.error['message']}", file=sys.stderr, flush=True)
 
 
@@ -351,13 +380,13 @@ def _visible(s: str) -> str:
     return escape(repr(s)[1:-1])
 
 
-@table("tokenize")
-def tokenize_tables(batch) -> list:
+@table(results.Tokenized)
+def tokenize_tables(records) -> list:
     """One table per input: index, id, token, character span and the text that span covers."""
     from rich.markup import escape
 
     out = []
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             tbl = simple_table("#", "error")
             tbl.add_row(str(rec.index), f"[red]error:[/] {escape(rec.error['message'])}")
@@ -375,30 +404,16 @@ def tokenize_tables(batch) -> list:
     return out
 
 
-def _lines(batch, line) -> list:
-    """One plain stdout line per input; a failed input leaves its line empty and says why on stderr."""
-    for rec in batch.records:
-        if isinstance(rec, ErrorRecord):
-            stream_error(rec)
-            write_line("")
-        else:
-            write_line(line(rec))
-    return []
+def token_ids_line(rec) -> str:
+    return " ".join(map(str, rec.ids))
 
 
-@table("tokenize-ids")
-def tokenize_ids_lines(batch) -> list:
-    return _lines(batch, lambda rec: " ".join(map(str, rec.ids)))
+def token_count_line(rec) -> str:
+    return str(len(rec.ids))
 
 
-@table("tokenize-count")
-def tokenize_count_lines(batch) -> list:
-    return _lines(batch, lambda rec: str(len(rec.ids)))
-
-
-@table("detokenize")
-def detokenize_lines(batch) -> list:
-    return _lines(batch, lambda rec: rec.text)
+def decoded_line(rec) -> str:
+    return rec.text
 
 
 # --- inspect (issue 2) ---------------------------------------------------------------------------

@@ -43,8 +43,8 @@ READS_HINT = ("autocli reads tokenizer.json, or vocab.txt (WordPiece), or vocab.
 
 ROLES = ("bos", "eos", "unk", "sep", "pad", "cls", "mask")
 
-# transformers' model_max_length when none is known (int(1e30)): not a real limit.
-_NO_MAX_LENGTH = 10**29
+# A length at or above this is "no limit": transformers writes int(1e30) as model_max_length when none is known.
+NO_LIMIT = 10**12
 
 # Default special tokens of the legacy tokenizer classes (what transformers uses when the config names none).
 LEGACY_DEFAULTS: dict[str, dict[str, str]] = {
@@ -151,6 +151,16 @@ class Tokenizer:
     bos_id = property(lambda self: self._role_id("bos"))
     eos_id = property(lambda self: self._role_id("eos"))
     unk_id = property(lambda self: self._role_id("unk"))
+
+    @property
+    def subword_prefix(self) -> str | None:
+        """What marks a word piece that continues a word ("##" for WordPiece); None when pieces are unmarked."""
+        return getattr(self.inner.model, "continuing_subword_prefix", None) or None
+
+    def join_tokens(self, tokens: list[str]) -> str:
+        """Tokens -> text with the tokenizer's own decoder (word pieces glued, byte-level spaces restored)."""
+        decoder = self.inner.decoder
+        return decoder.decode(tokens) if decoder is not None else " ".join(tokens)
 
     def num_special_tokens(self, pair: bool = False) -> int:
         pp = self.inner.post_processor
@@ -271,7 +281,7 @@ def clean_up_tokenization(text: str) -> str:
 def _max_length(value) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         return None
-    return int(value) if 0 < value < _NO_MAX_LENGTH else None
+    return int(value) if 0 < value < NO_LIMIT else None
 
 
 def _side(config: dict, key: str) -> str:

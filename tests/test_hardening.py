@@ -7,6 +7,8 @@ alarm per test). The batch input reader keeps one record per line, in order, wha
 
 from __future__ import annotations
 
+import io
+
 import json
 import math
 import signal
@@ -401,22 +403,23 @@ def test_tokenizer_loader(tok, tcfg, text, tmp_path_factory):
 line_bytes = st.binary(max_size=30) | st.sampled_from([b"", b"\xff\xfe", b"a\x00b", b"caf\xc3\xa9", b"\xc3", b" ", b"\xef\xbb\xbfbom"])
 
 
+class _Piped(io.BytesIO):
+    """stdin as a pipe: bytes, read line by line, not a terminal."""
+
+    def isatty(self) -> bool:
+        return False
+
+
 @SETTINGS
 @given(lines=st.lists(line_bytes.filter(lambda b: b"\n" not in b), max_size=12), crlf=st.lists(st.booleans(), max_size=12), jsonl=st.booleans())
 def test_read_inputs_one_item_per_line(lines, crlf, jsonl):
-    class Stream:
-        def __init__(self, data):
-            self.data = data
-
-        def read(self):
-            return self.data
-
-        def isatty(self):
-            return False
-
     ends = [b"\r\n" if (crlf[i] if i < len(crlf) else False) else b"\n" for i in range(len(lines))]
     data = b"".join(l + e for l, e in zip(lines, ends))
-    items = inputs.read_inputs(None, jsonl=jsonl, stdin=Stream(data))
+    if not lines:  # no input at all is a usage error
+        with pytest.raises(inputs.UsageError):
+            inputs.read_inputs(None, jsonl=jsonl, stdin=_Piped(data))
+        return
+    items = list(inputs.read_inputs(None, jsonl=jsonl, stdin=_Piped(data)))
     assert [it.index for it in items] == list(range(len(lines)))
     for it, raw in zip(items, lines):
         raw = raw[:-1] if raw.endswith(b"\r") else raw
@@ -456,14 +459,7 @@ def _big_line_input(size: int) -> bytes:
 
 
 def test_read_inputs_ten_megabyte_line():
-    class Stream:
-        def read(self):
-            return _big_line_input(10 * 1024 * 1024)
-
-        def isatty(self):
-            return False
-
-    items = inputs.read_inputs(None, stdin=Stream())
+    items = list(inputs.read_inputs(None, stdin=_Piped(_big_line_input(10 * 1024 * 1024))))
     assert [it.index for it in items] == [0, 1, 2] and not any(it.error for it in items)
     assert len(items[1].text) == 10 * 1024 * 1024 and items[2].text == "last"
 
@@ -479,14 +475,7 @@ def test_tokenize_long_line(cli, wordpiece_tokenizer_dir, size):
 def test_line_over_the_limit_is_an_error_record(monkeypatch):
     monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 100)
 
-    class Stream:
-        def read(self):
-            return b"ok\n" + b"x" * 101 + b"\nok\n"
-
-        def isatty(self):
-            return False
-
-    items = inputs.read_inputs(None, stdin=Stream())
+    items = list(inputs.read_inputs(None, stdin=_Piped(b"ok\n" + b"x" * 101 + b"\nok\n")))
     assert [it.index for it in items] == [0, 1, 2]
     assert [it.error is not None for it in items] == [False, True, False]
 

@@ -104,3 +104,39 @@ def test_format_table_still_forces_a_table(script, minilm_dir):
     assert res.exit_code == 0 and "[CLS]" in res.stdout and not res.stdout.startswith("{")
     ids = script(["tokenize", minilm_dir, "hi", "--ids"])  # plain lines in a pipe too
     assert ids.stdout == "101 7632 102\n"
+
+
+def test_embed_streams_its_first_record_before_the_tenth_batch(minilm_dir):
+    # 300 lines are under ten batches of 32; stdin stays open, so a command that waited for all of its
+    # input (or for all batches) would print nothing.
+    proc = _popen(["embed", minilm_dir, "-q", "--batch-size", "32"])
+    try:
+        proc.stdin.write(_lines(300).encode())
+        proc.stdin.flush()
+        assert json.loads(_readline(proc, 120))["index"] == 0
+        out, _ = proc.communicate(_lines(4700).encode(), timeout=600)  # writes the rest while reading
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert [json.loads(r)["index"] for r in out.decode().splitlines()] == list(range(1, 5000))
+
+
+def test_no_input_at_all_is_a_usage_error_before_loading(script, tmp_path):
+    # The folder holds no model: a command that loaded before reading its input would say so (exit 4).
+    res = script(["embed", tmp_path], input=b"")
+    assert res.exit_code == 2 and "no input" in res.stderr
+
+
+def test_failures_are_named_on_stderr_and_stay_records(script, minilm_dir):
+    res = script(["embed", minilm_dir, "ok", ""])
+    assert res.exit_code == 7
+    records = res.jsonl()
+    assert "embedding" in records[0] and records[1]["error"]["message"] == "the text is empty"
+    assert records[1]["error"]["hint"]
+    assert res.stderr.splitlines()[0] == "error: input 1: the text is empty"
+
+
+def test_dash_among_arguments_reads_stdin_in_its_place(script, minilm_dir):
+    res = script(["tokenize", minilm_dir, "first", "-", "last", "--ids"], input="a\nb\n")
+    assert res.exit_code == 0
+    assert res.stdout.splitlines() == ["101 2034 102", "101 1037 102", "101 1038 102", "101 2197 102"]

@@ -112,7 +112,13 @@ def test_a_bad_line_is_its_own_error_record_and_exit_7(cli, tiny_checkpoints):
     assert [r["index"] for r in records] == [0, 1, 2, 3, 4]
     assert ["error" in r for r in records] == [False, True, True, True, False]
     assert records[4]["label"].startswith("LABEL_")
-    assert res.stderr.startswith("error: 3 of 5 inputs failed")
+    # each failure's reason on stderr as it happens, then the summary
+    assert res.stderr.splitlines()[:4] == [
+        "error: input 1: not valid JSON: Expecting value at column 1",
+        "error: input 2: field 'text' is a int",
+        "error: input 3: field 'text_pair' is a list",
+        "error: 3 of 5 inputs failed",
+    ]
 
 
 def test_truncation_is_warned_and_matches_a_truncating_pipeline(cli, tiny_checkpoints):

@@ -52,8 +52,7 @@ def tok(minilm_dir):
 
 
 def _ask(model, tok, question, context, **kw):
-    batch = qa(model, tok, [Item(0, {"question": question, "context": context})], QAOptions(**kw))
-    return batch.records[0]
+    return next(iter(qa(model, tok, [Item(0, {"question": question, "context": context})], QAOptions(**kw))))
 
 
 def test_answer_in_the_last_window_of_a_long_context(tok):
@@ -136,13 +135,13 @@ def test_answers_snap_to_whole_words(tok):
 
 def test_question_too_long_for_the_window_is_an_error_record(tok):
     model = FakeQA(tok, {}, {})
-    batch = qa(
+    records = list(qa(
         model,
         tok,
         [Item(0, {"question": "why " * 40, "context": "Because."}), Item(1, {"question": "Why?", "context": "Because."})],
         QAOptions(max_length=32),
-    )
-    assert "error" in batch.records[0].__dict__ and batch.records[1].answer == "Because"
+    ))
+    assert "error" in records[0].__dict__ and records[1].answer == "Because"
 
 
 # ---- end to end ---------------------------------------------------------------------------------

@@ -82,15 +82,15 @@ def test_long_text_is_windowed_and_no_token_is_dropped(cli, ner_checkpoints):
     _, tok, model = load(str(folder), "token-classification")
     enc = tok.encode(text)
     assert len(enc.ids) > 3 * model.max_positions
-    batch = tag(model, tok, [Item(0, {"text": text})], TagOptions(aggregation="none", ignore_labels=(), stride=16))
-    tokens = [e.token for e in batch.records[0].entities]
+    (rec,) = tag(model, tok, [Item(0, {"text": text})], TagOptions(aggregation="none", ignore_labels=(), stride=16))
+    tokens = [e.token for e in rec.entities]
     assert tokens == list(range(1, len(enc.ids) - 1))  # every real token, once, in order
     # The first tokens come from the first window, run on its own.
     first = tok.encode(text, max_length=model.max_positions)
     with torch.inference_mode():
         logits = model(torch.tensor([first.ids]), torch.ones(1, len(first.ids), dtype=torch.long))[0]
     probs = logits.softmax(-1)
-    for e in batch.records[0].entities[:20]:
+    for e in rec.entities[:20]:
         assert abs(e.score - float(probs[e.token].max())) <= TOL
     # Through the CLI: entities keep offsets into the whole text.
     res = cli(["tag", folder, text, "--stride", "8", "--format", "json"])

@@ -116,11 +116,11 @@ def test_max_length_truncates_and_warns(cli, minilm_dir, minilm_ref):
     assert list(map(int, pair.stdout.split())) == minilm_ref(text, "a b c d e f", max_length=9, truncation=True)["input_ids"]
 
 
-def test_max_length_too_short_is_an_error_record(cli, minilm_dir):
-    res = cli(["tokenize", minilm_dir, "hello", "--max-length", "1", "--json"])
-    assert res.exit_code == 7
-    (rec,) = res.json()
-    assert "special tokens" in rec["error"]["message"]
+def test_max_length_too_short_is_a_usage_error(cli, minilm_dir):
+    # An unusable option value is a usage error before any input is read, as in classify.
+    res = cli(["tokenize", minilm_dir, "hello", "--max-length", "2", "--json"])
+    assert_one_line_error(res, 2)
+    assert "special tokens" in res.stderr and res.stdout == ""
 
 
 @pytest.mark.parametrize("ids", ["101,7592,2088,102", "101 7592 2088 102", "[101, 7592, 2088, 102]"])

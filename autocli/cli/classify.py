@@ -8,16 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from autocli.cli import options as o
-
-TOP_K = "1"
+from autocli.tasks.classify import TOP_K
 
 EPILOG = (
     "Scores: softmax over the labels; sigmoid for multi-label checkpoints or a single label; raw for "
-    "regression (as transformers' text-classification pipeline). --function overrides.\n\n"
+    "regression (as transformers' text-classification pipeline). --function overrides. A score that is not "
+    "a finite number is null in JSON; an input whose scores are NaN gets an error record (exit 7), never a "
+    "label.\n\n"
     "Examples:\n\n"
     "  autocli classify distilbert-base-uncased-finetuned-sst-2-english \"I loved it\" \"Too long\"\n\n"
     "  autocli classify ./nli-model \"A man is eating.\" --pair \"Someone eats.\" --top-k all\n\n"
-    "  cat reviews.jsonl | autocli classify ./model --jsonl --format jsonl   # {\"text\": ..., \"text_pair\": ...}"
+    "  cat reviews.jsonl | autocli classify ./model --jsonl   # {\"text\": ..., \"text_pair\": ...}"
 )
 
 
@@ -44,18 +45,20 @@ def parse_top_k(value: str) -> int | None:
 
 def classify_cmd(
     model: o.Checkpoint,
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify ('-' or none: stdin, one per line).", show_default=False)] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     pair: Annotated[Optional[str], typer.Option("--pair", help="Second text of a pair, for every input (NLI, similarity).")] = None,
-    top_k: Annotated[str, typer.Option("--top-k", help="Labels to show per input: N, or all.")] = TOP_K,
+    top_k: Annotated[str, typer.Option("--top-k", help="Labels to show per input: N, or all.")] = str(TOP_K),
     function: Annotated[Optional[Function], typer.Option("--function", help="Score function; default from the checkpoint.")] = None,
+    logits: o.Logits = False,
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = 32,
+    batch_size: o.BatchSize = o.BATCH_SIZE,
     max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.Device.auto,
-    dtype: o.DTypeOpt = o.DType.auto,
+    device: o.DeviceOpt = o.DEVICE,
+    dtype: o.DTypeOpt = o.DTYPE,
     allow_random_head: o.AllowRandomHead = False,
     allow_pickle: o.AllowPickle = False,
+    tokenizer_source: o.TokenizerSource = None,
     revision: o.Revision = None,
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
@@ -63,24 +66,25 @@ def classify_cmd(
     fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Classify texts (or text pairs) with a sequence-classification head."""
-    from autocli import render
-    from autocli.inputs import read_inputs, require
+    from autocli.inputs import read_inputs, requiring
+    from autocli.results import Classification
     from autocli.tasks import load
     from autocli.tasks.classify import ClassifyOptions, classify
 
     k = parse_top_k(top_k)
-    items = read_inputs(texts, input_file, jsonl)
-    for item in items:
-        require(item, "text")
+
+    def with_pair(item) -> None:
         if pair is not None and item.error is None:
             item.fields.setdefault("text_pair", pair)
+
+    items = read_inputs(texts, input_file, jsonl).each(requiring("text")).each(with_pair)
     _, tokenizer, loaded = load(
         model, "sequence-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
     )
-    options = ClassifyOptions(batch_size, max_length, quiet, top_k=k, function=function.value if function else None)
-    batch = classify(loaded, tokenizer, items, options)
-    render.emit(batch, o.output_format(fmt, json_flag))
-    render.finish(batch)
+    options = ClassifyOptions(batch_size, max_length, quiet, logits, top_k=k, function=function.value if function else None)
+    o.emit_records(classify(loaded, tokenizer, items, options), fmt, json_flag, Classification)

@@ -93,8 +93,8 @@ def generate_cmd(
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
     batch_size: o.BatchSize = BATCH_SIZE,
-    device: o.DeviceOpt = o.Device.auto,
-    dtype: o.DTypeOpt = o.DType.auto,
+    device: o.DeviceOpt = o.DEVICE,
+    dtype: o.DTypeOpt = o.DTYPE,
     allow_pickle: o.AllowPickle = False,
     revision: o.Revision = None,
     offline: o.Offline = False,
@@ -154,12 +154,12 @@ def generate_cmd(
                           "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
     settings = resolve_settings(config, ckpt.json(GENERATION_CONFIG), tokenizer, flags, seq2seq=seq2seq, task_params=task_params)
     encode_prompts(tokenizer, items, chat, system)
-    dt = dtype.value
+    dt = dtype
     if dt == "auto":
         ready = [p for p in items if p.ids is not None]
-        dt = auto_dtype(ckpt.config(), resolve_device(device.value), sum(len(p.ids) for p in ready),
+        dt = auto_dtype(ckpt.config(), resolve_device(device), sum(len(p.ids) for p in ready),
                         settings["max_new_tokens"] * len(ready))
-    loaded = load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device.value, dtype=dt, allow_pickle=allow_pickle)
+    loaded = load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
 
     stream = OrderedStream([p.index for p in items], render.write_stream) if fmt == GenFormat.text else None
     batch = render.Batch("Generation")

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from autocli.tasks import BATCH_SIZE  # noqa: F401  (the commands' default, defined once)
+
 
 class Format(str, Enum):
     auto = "auto"
@@ -17,18 +19,28 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
+# --device: auto, cpu, mps, cuda or cuda:N.
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE = "auto"
+# --dtype: the names torch uses, and the short ones people type.
+DTYPES = {"auto": "auto", "float32": "float32", "bfloat16": "bfloat16", "float16": "float16",
+          "fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32"}
+DTYPE = "auto"
 
 
-class DType(str, Enum):
-    auto = "auto"
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
+def parse_device(value: str) -> str:
+    name = value.strip().lower()
+    base, _, index = name.partition(":")
+    if base in DEVICES and (not index or (base == "cuda" and index.isdigit())):
+        return name
+    raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda, cuda:N or mps")
+
+
+def parse_dtype(value: str) -> str:
+    name = value.strip().lower()
+    if name in DTYPES:
+        return DTYPES[name]
+    raise typer.BadParameter(f"{value!r} is not a dtype: use auto, float32 (fp32), bfloat16 (bf16) or float16 (fp16)")
 
 
 HUB = "Checkpoint location"
@@ -40,6 +52,7 @@ Checkpoint = Annotated[
     typer.Argument(
         help="A local folder, or a Hub repo id with an optional revision: org/name or org/name@rev.",
         show_default=False,
+        metavar="MODEL",
     ),
 ]
 Revision = Annotated[
@@ -68,6 +81,12 @@ FormatOpt = Annotated[
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.", rich_help_panel=OUT)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.", rich_help_panel=OUT)]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also say on stderr what was loaded from where, and how long it took.", rich_help_panel=OUT)
+]
+Logits = Annotated[
+    bool, typer.Option("--logits", help="Add the head's raw outputs to each record (their shape to the table).", rich_help_panel=OUT)
+]
 InputFile = Annotated[
     Optional[Path],
     typer.Option("--input", "-i", help="Read inputs from FILE, one per line ('-' = stdin).", rich_help_panel="Input"),
@@ -76,10 +95,20 @@ JsonlInput = Annotated[
     bool,
     typer.Option("--jsonl", help="Inputs are JSON objects, one per line, with named fields.", rich_help_panel="Input"),
 ]
-DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to run the model.", rich_help_panel=RUN)]
+DeviceOpt = Annotated[
+    str,
+    typer.Option("--device", parser=parse_device, metavar="auto|cpu|cuda[:N]|mps", help="Where to run the model.", rich_help_panel=RUN),
+]
 DTypeOpt = Annotated[
-    DType,
-    typer.Option("--dtype", help="Compute dtype; auto = float32 on CPU, the checkpoint's dtype on GPU.", rich_help_panel=RUN),
+    str,
+    typer.Option(
+        "--dtype", parser=parse_dtype, metavar="auto|float32|bfloat16|float16",
+        help="Compute dtype (also fp32, bf16, fp16); auto = float32 on CPU, the checkpoint's dtype on GPU.", rich_help_panel=RUN,
+    ),
+]
+TokenizerSource = Annotated[
+    Optional[str],
+    typer.Option("--tokenizer", metavar="SRC", help="Use the tokenizer of another folder or Hub id (for checkpoints that ship weights only).", rich_help_panel=HUB),
 ]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Inputs per forward pass.", rich_help_panel=RUN)]
 MaxLength = Annotated[
@@ -110,6 +139,13 @@ def output_format(fmt, json_flag: bool = False, natural=Format.jsonl):
     if getattr(fmt, "value", fmt) != Format.auto.value:
         return fmt
     return Format.table if stdout_is_terminal() else natural
+
+
+def emit_records(records, fmt, json_flag: bool, of: type) -> None:
+    """Stream a batch command's records in the chosen format; exit 7 at the end if any input failed."""
+    from autocli import render
+
+    render.finish(render.emit_records(records, output_format(fmt, json_flag), of))
 
 
 AllowRandomHead = Annotated[

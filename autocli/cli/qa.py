@@ -8,11 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from autocli.cli import options as o
-
-TOP_K = 1
-MAX_ANSWER_LENGTH = 15
-MAX_LENGTH = 384
-DOC_STRIDE = 128
+from autocli.tasks.qa import DOC_STRIDE, MAX_ANSWER_LENGTH, MAX_LENGTH, TOP_K
 # A --context-file above this size is refused rather than read.
 MAX_CONTEXT_BYTES = 64 * 1024 * 1024
 
@@ -26,7 +22,7 @@ EPILOG = (
     "Examples:\n\n"
     "  autocli qa deepset/roberta-base-squad2 --question \"Who wrote it?\" --context \"It was written by Ada.\"\n\n"
     "  autocli qa ./squad-model --question \"When?\" --context-file report.txt --top-k 3 --allow-impossible\n\n"
-    "  autocli qa ./squad-model --jsonl --input questions.jsonl --format jsonl"
+    "  autocli qa ./squad-model --jsonl --input questions.jsonl > answers.jsonl"
 )
 
 
@@ -57,13 +53,15 @@ def qa_cmd(
     max_length: Annotated[int, typer.Option("--max-length", min=8, help="Tokens per window (question + context).", rich_help_panel=o.RUN)] = MAX_LENGTH,
     doc_stride: Annotated[int, typer.Option("--doc-stride", min=0, help="Context tokens shared by consecutive windows.")] = DOC_STRIDE,
     allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="Let the empty answer (no answer in the context) compete.")] = False,
+    logits: o.Logits = False,
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = 32,
-    device: o.DeviceOpt = o.Device.auto,
-    dtype: o.DTypeOpt = o.DType.auto,
+    batch_size: o.BatchSize = o.BATCH_SIZE,
+    device: o.DeviceOpt = o.DEVICE,
+    dtype: o.DTypeOpt = o.DTYPE,
     allow_random_head: o.AllowRandomHead = False,
     allow_pickle: o.AllowPickle = False,
+    tokenizer_source: o.TokenizerSource = None,
     revision: o.Revision = None,
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
@@ -71,11 +69,12 @@ def qa_cmd(
     fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Find the answer to a question as a span of a context."""
-    from autocli import render
     from autocli.errors import UsageError
-    from autocli.inputs import Item, read_inputs, require
+    from autocli.inputs import Inputs, Item, read_inputs, require
+    from autocli.results import Answered
     from autocli.tasks import load
     from autocli.tasks.qa import QAOptions, qa
 
@@ -86,21 +85,21 @@ def qa_cmd(
             raise UsageError("--question is required with --context", 'e.g. --question "Who?" --context "..."')
         if input_file is not None or jsonl:
             raise UsageError("give one --context, or inputs with --input/--jsonl, not both")
-        items = [Item(0, {"question": question, "context": context if context is not None else _read_context(context_file)})]
+        items = Inputs([Item(0, {"question": question, "context": context if context is not None else _read_context(context_file)})])
     else:
-        items = read_inputs(None, input_file, jsonl, primary="context")
-        for item in items:
+        def with_question(item) -> None:
             if question is not None and item.error is None:
                 item.fields.setdefault("question", question)
-            require(item, "question", "context")
+
+        items = read_inputs(None, input_file, jsonl, primary="context").each(with_question)
+    items.each(lambda item: require(item, "question", "context"))
     _, tokenizer, loaded = load(
         model, "question-answering", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        tokenizer_source=tokenizer_source, verbose=verbose,
     )
     options = QAOptions(
-        batch_size, max_length, quiet, top_k=top_k, max_answer_length=max_answer_length,
+        batch_size, max_length, quiet, logits, top_k=top_k, max_answer_length=max_answer_length,
         doc_stride=doc_stride, allow_impossible=allow_impossible,
     )
-    batch = qa(loaded, tokenizer, items, options)
-    render.emit(batch, o.output_format(fmt, json_flag))
-    render.finish(batch)
+    o.emit_records(qa(loaded, tokenizer, items, options), fmt, json_flag, Answered)

@@ -8,9 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from autocli.cli import options as o
-
-IGNORE_LABELS = "O"
-STRIDE = 32
+from autocli.tasks.tag import IGNORE_LABELS, STRIDE
 
 EPILOG = (
     "Aggregation (as transformers' token-classification pipeline): none = one row per token; simple = "
@@ -35,18 +33,20 @@ class Aggregation(str, Enum):
 
 def tag_cmd(
     model: o.Checkpoint,
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag ('-' or none: stdin, one per line).", show_default=False)] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     aggregation: Annotated[Aggregation, typer.Option("--aggregation", "-a", help="How tokens are grouped into entities.")] = Aggregation.simple,
-    ignore_labels: Annotated[str, typer.Option("--ignore-labels", help="Comma-separated labels left out ('' keeps all).")] = IGNORE_LABELS,
+    ignore_labels: Annotated[str, typer.Option("--ignore-labels", help="Comma-separated labels left out ('' keeps all).")] = ",".join(IGNORE_LABELS),
     stride: Annotated[int, typer.Option("--stride", min=0, help="Tokens shared by consecutive windows of a long text.")] = STRIDE,
+    logits: o.Logits = False,
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = 32,
+    batch_size: o.BatchSize = o.BATCH_SIZE,
     max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.Device.auto,
-    dtype: o.DTypeOpt = o.DType.auto,
+    device: o.DeviceOpt = o.DEVICE,
+    dtype: o.DTypeOpt = o.DTYPE,
     allow_random_head: o.AllowRandomHead = False,
     allow_pickle: o.AllowPickle = False,
+    tokenizer_source: o.TokenizerSource = None,
     revision: o.Revision = None,
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
@@ -54,22 +54,20 @@ def tag_cmd(
     fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Label the tokens of texts and group them into entities with character offsets."""
-    from autocli import render
-    from autocli.inputs import read_inputs, require
+    from autocli.inputs import read_inputs, requiring
+    from autocli.results import Tagged
     from autocli.tasks import load
     from autocli.tasks.tag import TagOptions, tag
 
-    items = read_inputs(texts, input_file, jsonl)
-    for item in items:
-        require(item, "text")
+    items = read_inputs(texts, input_file, jsonl).each(requiring("text"))
     _, tokenizer, loaded = load(
         model, "token-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device.value, dtype=dtype.value, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
     )
     ignore = tuple(label.strip() for label in ignore_labels.split(",") if label.strip())
-    options = TagOptions(batch_size, max_length, quiet, aggregation=aggregation.value, ignore_labels=ignore, stride=stride)
-    batch = tag(loaded, tokenizer, items, options)
-    render.emit(batch, o.output_format(fmt, json_flag))
-    render.finish(batch)
+    options = TagOptions(batch_size, max_length, quiet, logits, aggregation=aggregation.value, ignore_labels=ignore, stride=stride)
+    o.emit_records(tag(loaded, tokenizer, items, options), fmt, json_flag, Tagged)

@@ -6,7 +6,7 @@ Needs only the tokenizer files (a Hub checkpoint downloads nothing else) and nev
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -16,7 +16,11 @@ from autocli.cli import options as o
 EPILOG = (
     "Spans are character offsets into each input's own text (a pair's second text has its own); "
     "special tokens added around the text have no span. --decode reads ids separated by commas or spaces, "
-    "or JSONL objects with \"ids\".\n\n"
+    "or JSONL objects with \"ids\". An empty text is tokenized too (only the special tokens).\n\n"
+    "As transformers' tokenizer(texts, padding=..., truncation=True, max_length=N): --truncation cuts to "
+    "--max-length (default: the model's limit; --max-length alone also truncates), --padding longest pads "
+    "every record to the longest input (so it reads all inputs before printing), --padding max_length to "
+    "--max-length; records then carry attention_mask (ids = input_ids, type_ids = token_type_ids).\n\n"
     "Examples:\n\n"
     "  autocli tokenize sentence-transformers/all-MiniLM-L6-v2 \"Hello world!\"\n\n"
     "  autocli tokenize ./model \"Where is it?\" --pair \"It is in Paris.\" --max-length 16 --ids\n\n"
@@ -26,30 +30,6 @@ EPILOG = (
 
 # An id list for --decode: numbers separated by commas and/or whitespace, optionally in [brackets].
 ID_SEPARATORS = re.compile(r"[,\s]+")
-
-
-@dataclass
-class TokenizeRecord:
-    index: int
-    text: str
-    ids: list[int]
-    tokens: list[str]
-    offsets: list[tuple[int, int]]
-    type_ids: list[int]
-    truncated: bool
-    _sequence_ids: list = field(default_factory=list)  # for the table's text column; not in JSON
-
-
-@dataclass
-class TokenizePairRecord(TokenizeRecord):
-    pair: str = ""
-
-
-@dataclass
-class DecodeRecord:
-    index: int
-    ids: list[int]
-    text: str
 
 
 def parse_ids(value) -> list[int]:
@@ -76,52 +56,77 @@ def parse_ids(value) -> list[int]:
     return ids
 
 
-def tokenize_items(tokenizer, items, add_special_tokens: bool, max_length: int | None):
-    """One record per input, in order; an input that cannot be tokenized gets an error record."""
-    from autocli import render
-    from autocli.errors import AutocliError, UsageError
+class Padding(str, Enum):
+    longest = "longest"
+    max_length = "max_length"
 
-    batch = render.Batch("tokenize")
+
+def tokenize_items(tokenizer, items, add_special_tokens: bool, max_length: int | None):
+    """One record per input, in order, as each is read; an input that cannot be tokenized gets an error record."""
+    from autocli.errors import AutocliError, UsageError
+    from autocli.results import Tokenized, error_record
+
     for item in items:
         try:
             if item.error:
                 raise item.error
             text, pair = item.fields.get("text"), item.fields.get("text_pair")
             if not isinstance(text, str):
-                raise UsageError(f"input {item.index}: field 'text' is {'missing' if text is None else 'not a string'}",
-                                 'each JSONL object needs "text": "..."')
+                raise UsageError(f"field 'text' is {'missing' if text is None else 'not a string'}", 'each JSONL object needs "text": "..."')
             if pair is not None and not isinstance(pair, str):
-                raise UsageError(f"input {item.index}: field 'text_pair' is not a string")
+                raise UsageError("field 'text_pair' is not a string", 'use "text_pair": "..."')
             enc = tokenizer.encode(text, pair, add_special_tokens=add_special_tokens, max_length=max_length)
-            fields = dict(index=item.index, text=text, ids=enc.ids, tokens=enc.tokens, offsets=enc.offsets,
-                          type_ids=enc.type_ids, truncated=enc.truncated, _sequence_ids=enc.sequence_ids)
-            batch.records.append(TokenizeRecord(**fields) if pair is None else TokenizePairRecord(**fields, pair=pair))
+            yield Tokenized(item.index, text, enc.ids, enc.tokens, enc.offsets, enc.type_ids, enc.truncated, pair,
+                            _sequence_ids=enc.sequence_ids)
         except AutocliError as e:
-            batch.records.append(render.error_record(item.index, e))
-    return batch
+            yield error_record(item.index, e)
+
+
+def padded(records, tokenizer, padding: Padding, max_length: int | None):
+    """Records padded as transformers pads a batch (its padding side, pad id and token), with attention_mask."""
+    from autocli.errors import UsageError
+    from autocli.results import ErrorRecord
+
+    pad_id = tokenizer.pad_id
+    if pad_id is None:
+        raise UsageError("this tokenizer has no padding token", "leave out --padding")
+    pad_token = tokenizer.id_to_token(pad_id)
+    if padding == Padding.longest:
+        records = list(records)  # the longest input sets the width: all of them first
+        width = max((len(r.ids) for r in records if not isinstance(r, ErrorRecord)), default=0)
+    else:
+        width = max_length
+    for rec in records:
+        if not isinstance(rec, ErrorRecord):
+            n = max(0, width - len(rec.ids))
+            rec.attention_mask = [1] * len(rec.ids)
+            for name, fill in (("ids", pad_id), ("tokens", pad_token), ("offsets", (0, 0)), ("type_ids", 0),
+                               ("attention_mask", 0), ("_sequence_ids", None)):
+                value = getattr(rec, name) or [0] * len(rec.ids)
+                pad = [fill] * n
+                setattr(rec, name, pad + value if tokenizer.padding_side == "left" else value + pad)
+        yield rec
 
 
 def decode_items(tokenizer, items, skip_special_tokens: bool):
-    from autocli import render
     from autocli.errors import AutocliError
+    from autocli.results import Decoded, error_record
 
-    batch = render.Batch("detokenize")
     for item in items:
         try:
             if item.error:
                 raise item.error
             ids = parse_ids(item.fields.get("ids", item.fields.get("text")))
-            batch.records.append(DecodeRecord(item.index, ids, tokenizer.decode(ids, skip_special_tokens=skip_special_tokens)))
+            yield Decoded(item.index, ids, tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))
         except AutocliError as e:
-            batch.records.append(render.error_record(item.index, e))
-    return batch
+            yield error_record(item.index, e)
 
 
 def tokenize_cmd(
-    checkpoint: o.Checkpoint,
+    model: o.Checkpoint,
     texts: Annotated[
         Optional[list[str]],
-        typer.Argument(help="Texts to tokenize ('-' or none: stdin, one per line); with --decode, id lists.", show_default=False),
+        typer.Argument(help="Texts to tokenize ('-': stdin, one per line, at its place; none: stdin); with --decode, id lists.", show_default=False),
     ] = None,
     pair: Annotated[Optional[str], typer.Option("--pair", help="Second text of a pair, for every input (JSONL: \"text_pair\").")] = None,
     ids_only: Annotated[bool, typer.Option("--ids", help="Print only the ids: one line per input, space-separated.")] = False,
@@ -130,9 +135,12 @@ def tokenize_cmd(
         bool, typer.Option("--no-special-tokens", help="Add no special tokens ([CLS], <s>, ...); with --decode, drop them.")
     ] = False,
     decode: Annotated[bool, typer.Option("--decode", help="Inputs are token ids (e.g. 101,2023,102); print their text.")] = False,
+    padding: Annotated[Optional[Padding], typer.Option("--padding", help="Pad to the longest input or to --max-length; adds attention_mask.")] = None,
+    truncation: Annotated[bool, typer.Option("--truncation", help="Cut to --max-length, or to the model's limit.")] = False,
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
     max_length: o.MaxLength = None,
+    tokenizer_source: o.TokenizerSource = None,
     revision: o.Revision = None,
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
@@ -140,14 +148,14 @@ def tokenize_cmd(
     fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Split texts into tokens: ids, tokens and character spans, exactly as the checkpoint's tokenizer does."""
     from autocli import render
-    from autocli.checkpoint import Checkpoint
-    from autocli.config import refuse_remote_code
     from autocli.errors import UsageError
     from autocli.inputs import read_inputs
-    from autocli.tokenizer import load_tokenizer
+    from autocli.results import Tokenized
+    from autocli.tasks import check_max_length, load_tokenizer_for
 
     # --ids, --count and --decode print plain lines (their table form), terminal or pipe.
     fmt = o.output_format(fmt, json_flag, o.Format.table if ids_only or count or decode else o.Format.jsonl)
@@ -156,29 +164,40 @@ def tokenize_cmd(
     if (ids_only or count) and fmt != o.Format.table:
         raise UsageError(f"{'--ids' if ids_only else '--count'} prints plain lines; leave out --format {fmt.value}",
                          "the json and jsonl records already hold the ids")
-    if decode and (ids_only or count or pair is not None or max_length is not None):
-        raise UsageError("--decode takes ids and prints text; --ids, --count, --pair and --max-length do not apply")
+    if decode and (ids_only or count or pair is not None or max_length is not None or padding or truncation):
+        raise UsageError("--decode takes ids and prints text; --ids, --count, --pair, --max-length, --padding and --truncation do not apply")
+    if padding == Padding.max_length and max_length is None:
+        raise UsageError("--padding max_length needs --max-length N")
 
-    # An empty line is a valid thing to tokenize (zero tokens plus the special ones).
-    items = read_inputs(texts, input_file, jsonl, allow_empty=True)
-    if pair is not None:
-        for item in items:
-            if item.error is None:
-                item.fields.setdefault("text_pair", pair)
-    ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    refuse_remote_code(ckpt)
-    tokenizer = load_tokenizer(ckpt)
+    def with_pair(item) -> None:
+        if pair is not None and item.error is None:
+            item.fields.setdefault("text_pair", pair)
 
+    items = read_inputs(texts, input_file, jsonl, allow_empty=True).each(with_pair)
+    ckpt, tokenizer = load_tokenizer_for(model, tokenizer_source, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    if verbose:
+        print(f"tokenizer from {tokenizer.source}", file=__import__("sys").stderr)
     if decode:
-        batch = decode_items(tokenizer, items, skip_special_tokens=no_special)
-    else:
-        batch = tokenize_items(tokenizer, items, add_special_tokens=not no_special, max_length=max_length)
-        if ids_only or count:
-            batch.kind = "tokenize-ids" if ids_only else "tokenize-count"
-    render.emit(batch, fmt)
-    truncated = [r.index for r in batch.records if getattr(r, "truncated", False)]
-    if truncated and not quiet:
-        from autocli.tasks.batching import warn_truncated
+        render.finish(render.emit_records(decode_items(tokenizer, items, skip_special_tokens=no_special), fmt, None, render.decoded_line))
+        return
+    limit = max_length if max_length is not None else tokenizer.model_max_length if truncation else None
+    if not no_special:
+        check_max_length(tokenizer, limit, pair is not None)
+    records = tokenize_items(tokenizer, items, add_special_tokens=not no_special, max_length=limit)
+    if padding is not None:
+        records = padded(records, tokenizer, padding, limit)
+    line = render.token_ids_line if ids_only else render.token_count_line if count else None
+    tally = render.emit_records(_noting_truncation(records, limit, quiet), fmt, Tokenized, line)
+    render.finish(tally)
 
-        warn_truncated(truncated, max_length, quiet)
-    render.finish(batch)
+
+def _noting_truncation(records, limit, quiet: bool):
+    """The records, and at the end one warning naming the truncated inputs."""
+    from autocli.tasks.batching import warn_truncated
+
+    truncated = []
+    for rec in records:
+        if getattr(rec, "truncated", False):
+            truncated.append(rec.index)
+        yield rec
+    warn_truncated(truncated, limit, quiet)

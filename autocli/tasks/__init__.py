@@ -1,4 +1,5 @@
-"""Task runners: (model, tokenizer, items, options) -> a render.Batch of result dataclasses.
+"""Task runners: (model, tokenizer, items, options) -> result records (autocli/results.py), one per
+input, yielded in input order as each window of inputs is done.
 
 A task never prints. Progress and truncation warnings go to stderr through tasks/batching.py.
 Nothing here imports torch at import time; the runners import it when they run.
@@ -6,13 +7,13 @@ Nothing here imports torch at import time; the runners import it when they run.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-# Shared defaults of the encoder commands.
-BATCH_SIZE = 32
+from autocli.tokenizer import NO_LIMIT
 
-# A tokenizer's model_max_length at or above this is transformers' "no limit" sentinel, not a limit.
-NO_LIMIT = 1_000_000
+# Shared defaults of the encoder commands (the CLI options take theirs from here).
+BATCH_SIZE = 32
 
 
 @dataclass
@@ -20,6 +21,7 @@ class RunOptions:
     batch_size: int = BATCH_SIZE
     max_length: int | None = None  # tokens per forward row; None = the model's limit
     quiet: bool = False  # no progress bar, no warnings
+    logits: bool = False  # add the raw head outputs to each record
 
 
 def token_limit(model, tokenizer) -> int | None:
@@ -56,19 +58,63 @@ def load(
     dtype: str = "auto",
     allow_random_head: bool = False,
     allow_pickle: bool = False,
+    tokenizer_source: str | None = None,
+    max_length: int | None = None,
+    verbose: bool = False,
 ):
-    """Resolve a checkpoint and load its tokenizer and the model for `task` -> (ckpt, tokenizer, model)."""
-    from autocli.checkpoint import Checkpoint
-    from autocli.compat.weights import refuse_unloadable
-    from autocli.config import refuse_remote_code
-    from autocli.models import load_model
-    from autocli.tokenizer import load_tokenizer
+    """Resolve a checkpoint and load its tokenizer (or tokenizer_source's) and the model for `task`
+    -> (ckpt, tokenizer, model). An unusable --max-length is refused before the model loads."""
+    import time
 
-    ckpt = Checkpoint.resolve(spec, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    refuse_remote_code(ckpt)
+    from autocli.compat.weights import refuse_unloadable
+    from autocli.models import load_model
+
+    start = time.perf_counter()
+    where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    ckpt = resolve(spec, **where)
     refuse_unloadable(ckpt)
-    tokenizer = load_tokenizer(ckpt)
+    tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
+    check_max_length(tokenizer, max_length)
     model = load_model(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
     )
+    if verbose:
+        info = f"{task} model from {ckpt}, tokenizer from {tokenizer.source}"
+        where = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
+        print(f"loaded {info} ({where}) in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     return ckpt, tokenizer, model
+
+
+def resolve(spec: str, **where):
+    """The checkpoint behind a spec; remote code refused before anything else reads it."""
+    from autocli.checkpoint import Checkpoint
+    from autocli.config import refuse_remote_code
+
+    ckpt = Checkpoint.resolve(spec, **where)
+    refuse_remote_code(ckpt)
+    return ckpt
+
+
+def tokenizer_of(ckpt, tokenizer_source: str | None = None, **where):
+    """The checkpoint's tokenizer, or that of tokenizer_source (another folder or Hub id: for checkpoints
+    that ship weights only)."""
+    from autocli.tokenizer import load_tokenizer
+
+    return load_tokenizer(ckpt if tokenizer_source is None else resolve(tokenizer_source, **where))
+
+
+def load_tokenizer_for(spec: str, tokenizer_source: str | None = None, **where):
+    """-> (the checkpoint, the tokenizer to use with it)."""
+    ckpt = resolve(spec, **where)
+    return ckpt, tokenizer_of(ckpt, tokenizer_source, **where)
+
+
+def check_max_length(tokenizer, max_length: int | None, pair: bool = False) -> None:
+    """--max-length must leave room for one text token besides the special tokens: a usage error otherwise."""
+    from autocli.errors import UsageError
+
+    specials = tokenizer.num_special_tokens(pair)
+    if max_length is not None and max_length <= specials:
+        what = "a text pair" if pair else "one text"
+        raise UsageError(f"--max-length {max_length} leaves no room for text: the tokenizer adds {specials} special tokens to {what}",
+                         f"use --max-length {specials + 1} or more")

@@ -11,31 +11,15 @@ the choices of one question may land in different batches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from autocli.errors import UsageError
-from autocli.render import Batch, error_record
+from autocli.results import ChoiceScore, Chosen, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+from autocli.tasks.batching import Row, encode_all, forward, stream_windows
 
 MODES = {"multiple-choice": "multiple-choice", "nsp": "next-sentence-prediction"}  # mode -> model task
 IS_NEXT = 0  # BERT's next-sentence head: index 0 = "B follows A"
-
-
-@dataclass
-class ChoiceScore:
-    choice: int
-    text: str
-    score: float
-
-
-@dataclass
-class Chosen:
-    index: int
-    choice: int  # the best choice's position in the list
-    text: str
-    score: float
-    scores: list[ChoiceScore]  # every choice, in the given order
-    _question: str = ""
 
 
 @dataclass
@@ -50,18 +34,37 @@ def check_item(item, mode: str) -> None:
     question, choices = item.fields.get("question"), item.fields.get("choices")
     least = 2 if mode == "multiple-choice" else 1
     if not isinstance(question, str):
-        item.error = UsageError(f"input {item.index}: field 'question' is {'missing' if question is None else 'not a string'}", 'use {"question": "...", "choices": [...]}')
+        item.error = UsageError(f"field 'question' is {'missing' if question is None else 'not a string'}", 'use {"question": "...", "choices": [...]}')
     elif not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-        item.error = UsageError(f"input {item.index}: field 'choices' is not a list of strings", 'use {"question": "...", "choices": ["...", "..."]}')
+        item.error = UsageError(f"field 'choices' is not a list of strings", 'use {"question": "...", "choices": ["...", "..."]}')
     elif len(choices) < least:
-        item.error = UsageError(f"input {item.index}: {len(choices)} choice{'s' if len(choices) != 1 else ''}; {mode} needs at least {least}")
+        item.error = UsageError(f"{len(choices)} choice{'s' if len(choices) != 1 else ''}; {mode} needs at least {least}")
 
 
-def choose(model, tokenizer, items, options: ChooseOptions) -> Batch:
-    import torch
-
+def choose(model, tokenizer, items: Iterable, options: ChooseOptions) -> Iterator:
+    """One Chosen (or error record) per item, in input order, a window of inputs at a time."""
     if options.mode not in MODES:
         raise UsageError(f"unknown mode {options.mode!r}", f"use one of: {', '.join(MODES)}")
+    limit = row_limit(model, tokenizer, options.max_length)
+    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+
+
+def _call(model, mode: str):
+    """How to run a batch of (question, choice) rows: (ids, mask, types) -> ((B,) scores, (B, ...) raw outputs)."""
+    if mode == "multiple-choice":
+        def call(ids, mask, types):  # (B, T) pairs as B questions of one choice each
+            raw = model(ids[:, None], mask[:, None], None if types is None else types[:, None])  # (B, 1)
+            return raw[:, 0], raw
+    else:
+        def call(ids, mask, types):  # P(is next) from BERT's next-sentence head
+            raw = model(ids, mask, types)  # (B, 2)
+            return raw.float().softmax(-1)[:, IS_NEXT], raw
+    return call
+
+
+def _window(model, tokenizer, items: list, options: ChooseOptions, limit, truncated: list) -> list:
+    import torch
+
     records: list = [None] * len(items)
     pairs = []  # (slot, choice number)
     for slot, item in enumerate(items):
@@ -71,42 +74,40 @@ def choose(model, tokenizer, items, options: ChooseOptions) -> Batch:
             continue
         pairs += [(slot, c) for c in range(len(item.fields["choices"]))]
 
-    limit = row_limit(model, tokenizer, options.max_length)
     firsts = [items[s].fields["question"] for s, _ in pairs]
     seconds = [items[s].fields["choices"][c] for s, c in pairs]
     encs = encode_all(tokenizer, firsts, seconds, limit)
-    rows, owners, failed, truncated = [], [], {}, set()
+    rows, owners, failed, cut = [], [], {}, set()
     for (slot, c), enc in zip(pairs, encs):
         if isinstance(enc, Exception):
             failed.setdefault(slot, enc)
             continue
         if enc.truncated:
-            truncated.add(items[slot].index)
+            cut.add(items[slot].index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         owners.append((slot, c))
     for slot, err in failed.items():
         records[slot] = error_record(items[slot].index, err)
-    warn_truncated(sorted(truncated), limit, options.quiet)
+    truncated += sorted(cut)
 
-    if options.mode == "multiple-choice":
-        def call(ids, mask, types):  # (B, T) pairs as B questions of one choice each -> (B,)
-            return model(ids[:, None], mask[:, None], None if types is None else types[:, None])[:, 0]
-    else:
-        def call(ids, mask, types):  # (B, T) -> (B,) P(is next)
-            return model(ids, mask, types).float().softmax(-1)[:, IS_NEXT]
+    call = _call(model, options.mode)
 
-    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, call=call, quiet=options.quiet, desc="choose") if rows else []
-    per_item: dict[int, dict[int, float]] = {}
+    def post(out, mask, batch):  # -> per row (score, raw outputs)
+        scores, raw = out
+        return list(zip(scores.float().cpu().tolist(), raw.float().cpu().tolist()))
+
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, call=call, post=post, quiet=options.quiet, desc="choose") if rows else []
+    per_item: dict[int, dict[int, tuple]] = {}
     for (slot, c), out in zip(owners, outs):
-        per_item.setdefault(slot, {})[c] = float(out)
+        per_item.setdefault(slot, {})[c] = out
     for slot, got in per_item.items():
         if slot in failed:
             continue
         item = items[slot]
         choices = item.fields["choices"]
-        values = torch.tensor([got[c] for c in range(len(choices))])  # (C,)
+        values = torch.tensor([got[c][0] for c in range(len(choices))])  # (C,)
         scores = values.softmax(-1) if options.mode == "multiple-choice" else values
-        listed = [ChoiceScore(c, text, s) for c, (text, s) in enumerate(zip(choices, scores.tolist()))]
+        listed = [ChoiceScore(c, text, s, got[c][1] if options.logits else None) for c, (text, s) in enumerate(zip(choices, scores.tolist()))]
         best = max(listed, key=lambda x: x.score)
         records[slot] = Chosen(item.index, best.choice, best.text, best.score, listed, item.fields["question"])
-    return Batch("choose", records)
+    return records

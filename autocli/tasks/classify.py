@@ -1,36 +1,23 @@
 """Sequence classification: texts or text pairs -> labels with scores.
 
 The activation follows transformers' TextClassificationPipeline: none for regression, sigmoid for
-multi-label or a single label, softmax otherwise; `function` overrides it.
+multi-label or a single label, softmax otherwise; `function` overrides it. A score that is not a
+number (NaN: the checkpoint's outputs are broken) gives an error record, never a label.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
-from autocli.errors import UsageError
-from autocli.render import Batch, error_record
+from autocli.errors import InvalidCheckpoint, UsageError
+from autocli.results import Classification, LabelScore, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+from autocli.tasks.batching import Row, encode_all, forward, stream_windows
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 TOP_K = 1
-
-
-@dataclass
-class LabelScore:
-    label: str
-    score: float
-
-
-@dataclass
-class Classification:
-    index: int
-    label: str  # the best label
-    score: float
-    scores: list[LabelScore]  # the top-k labels, best first
-    _text: str = ""
-    _pair: str | None = None
 
 
 @dataclass
@@ -65,7 +52,19 @@ def activate(logits, function: str):
     raise UsageError(f"unknown --function {function!r}", f"use one of: {', '.join(FUNCTIONS)}")
 
 
-def classify(model, tokenizer, items, options: ClassifyOptions) -> Batch:
+NOT_A_NUMBER = InvalidCheckpoint(
+    "the model's scores are not numbers (NaN)",
+    "the checkpoint's weights or config produce NaN; check it with `autocli compat` and `autocli inspect`",
+)
+
+
+def classify(model, tokenizer, items: Iterable, options: ClassifyOptions) -> Iterator:
+    """One Classification (or error record) per item, in input order, a window at a time."""
+    limit = row_limit(model, tokenizer, options.max_length)
+    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+
+
+def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, truncated: list) -> list:
     import torch
 
     records: list = [None] * len(items)
@@ -73,15 +72,14 @@ def classify(model, tokenizer, items, options: ClassifyOptions) -> Batch:
     for slot, item in enumerate(items):
         pair = item.fields.get("text_pair")
         if item.error is None and pair is not None and not isinstance(pair, str):
-            item.error = UsageError(f"input {item.index}: field 'text_pair' is a {type(pair).__name__}", 'use "text_pair": "..."')
+            item.error = UsageError(f"field 'text_pair' is a {type(pair).__name__}", 'use "text_pair": "..."')
         if item.error is not None:
             records[slot] = error_record(item.index, item.error)
             continue
         todo.append((slot, item.text, pair))
 
-    limit = row_limit(model, tokenizer, options.max_length)
     encs = encode_all(tokenizer, [t for _, t, _ in todo], [p for _, _, p in todo], limit)
-    rows, slots, truncated = [], [], []
+    rows, slots = [], []
     for (slot, text, pair), enc in zip(todo, encs):
         if isinstance(enc, Exception):
             records[slot] = error_record(items[slot].index, enc)
@@ -90,19 +88,24 @@ def classify(model, tokenizer, items, options: ClassifyOptions) -> Batch:
             truncated.append(items[slot].index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
-    warn_truncated(truncated, limit, options.quiet)
+    if not rows:
+        return records
 
-    if rows:
-        outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, quiet=options.quiet, desc="classify")
-        logits = torch.stack(outs)  # (N, L)
-        num_labels = logits.shape[-1]
-        function = options.function or default_function(model.config, num_labels)
-        scores = activate(logits, function)  # (N, L)
-        k = num_labels if options.top_k is None else min(options.top_k, num_labels)
-        values, labels = scores.topk(k, dim=-1)  # (N, k)
-        names = label_names(model.config, num_labels)
-        for slot, vals, ids in zip(slots, values.tolist(), labels.tolist()):
-            top = [LabelScore(names[j], v) for v, j in zip(vals, ids)]
-            item = items[slot]
-            records[slot] = Classification(item.index, top[0].label, top[0].score, top, item.text, item.fields.get("text_pair"))
-    return Batch("classify", records)
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, quiet=options.quiet, desc="classify")
+    logits = torch.stack(outs)  # (N, L)
+    num_labels = logits.shape[-1]
+    function = options.function or default_function(model.config, num_labels)
+    scores = activate(logits, function)  # (N, L)
+    k = num_labels if options.top_k is None else min(options.top_k, num_labels)
+    values, labels = scores.nan_to_num(nan=-math.inf).topk(k, dim=-1)  # (N, k)
+    names = label_names(model.config, num_labels)
+    nan = scores.isnan().any(-1).tolist()  # (N,)
+    for n, (slot, vals, ids) in enumerate(zip(slots, values.tolist(), labels.tolist())):
+        item = items[slot]
+        if nan[n]:
+            records[slot] = error_record(item.index, NOT_A_NUMBER)
+            continue
+        top = [LabelScore(names[j], v) for v, j in zip(vals, ids)]
+        raw = logits[n].tolist() if options.logits else None
+        records[slot] = Classification(item.index, top[0].label, top[0].score, top, raw, item.text, item.fields.get("text_pair"))
+    return records

@@ -9,11 +9,12 @@ autocli cannot run (Dense, ...) is refused rather than skipped, since skipping i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
-from autocli.render import Batch, error_record
+from autocli.results import Embedding, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+from autocli.tasks.batching import Row, encode_all, forward, stream_windows
 
 POOLING = "mean"
 POOLINGS = ("cls", "mean", "max")
@@ -27,13 +28,6 @@ ST_POOLING_FLAGS = {
     "pooling_mode_lasttoken": "lasttoken",
 }
 ST_MODULES = ("Transformer", "Pooling", "Normalize")
-
-
-@dataclass
-class Embedding:
-    index: int
-    embedding: list[float]
-    _text: str = ""
 
 
 @dataclass
@@ -130,7 +124,13 @@ def pool(hidden, mask, modes: tuple[str, ...]):
     return torch.cat(parts, dim=-1)
 
 
-def embed(model, tokenizer, items, options: EmbedOptions) -> Batch:
+def embed(model, tokenizer, items: Iterable, options: EmbedOptions) -> Iterator:
+    """One Embedding (or error record) per item, in input order, a window at a time."""
+    limit = row_limit(model, tokenizer, options.max_length)
+    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+
+
+def _window(model, tokenizer, items: list, options: EmbedOptions, limit, truncated: list) -> list:
     import torch
 
     records: list = [None] * len(items)
@@ -141,10 +141,9 @@ def embed(model, tokenizer, items, options: EmbedOptions) -> Batch:
         else:
             todo.append(slot)
 
-    limit = row_limit(model, tokenizer, options.max_length)
     texts = [items[s].text.lower() if options.lowercase else items[s].text for s in todo]
     encs = encode_all(tokenizer, texts, None, limit)
-    rows, slots, truncated = [], [], []
+    rows, slots = [], []
     for slot, enc in zip(todo, encs):
         if isinstance(enc, Exception):
             records[slot] = error_record(items[slot].index, enc)
@@ -153,9 +152,8 @@ def embed(model, tokenizer, items, options: EmbedOptions) -> Batch:
             truncated.append(items[slot].index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
-    warn_truncated(truncated, limit, options.quiet)
     if not rows:
-        return Batch("embed", records)
+        return records
 
     def pooled(hidden, mask, batch):  # (B, T, H) -> B vectors
         vectors = pool(hidden.float(), mask, options.pooling)  # (B, D)
@@ -167,4 +165,4 @@ def embed(model, tokenizer, items, options: EmbedOptions) -> Batch:
     for slot, vec in zip(slots, vectors):
         item = items[slot]
         records[slot] = Embedding(item.index, vec.tolist(), item.text)
-    return Batch("embed", records)
+    return records

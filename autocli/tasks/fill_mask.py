@@ -1,47 +1,31 @@
 """Masked language modelling: texts with mask tokens -> the top-k tokens for each mask.
 
-The mask token is the tokenizer's ([MASK], <mask>, ...). Each candidate carries the text with that
-one mask replaced (other masks stay as written), as transformers' fill-mask pipeline does.
+The mask token is the tokenizer's ([MASK], <mask>, ...). Each candidate's `sequence` is, as in transformers'
+fill-mask pipeline, the input ids with that mask replaced, decoded (so lower-cased on an uncased vocabulary);
+sequence="text" writes the token into the original text instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from autocli.errors import UsageError
-from autocli.render import Batch, error_record
+from autocli.results import Candidate, Filled, Mask, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, warn_truncated
+from autocli.tasks.batching import Row, encode_all, forward, stream_windows
 
 TOP_K = 5
 
 
-@dataclass
-class Candidate:
-    token: str  # the token decoded, as transformers' token_str
-    id: int
-    score: float
-    sequence: str  # the input text with this mask filled
-
-
-@dataclass
-class Mask:
-    position: int  # token position
-    start: int  # character offsets of the mask in the text
-    end: int
-    candidates: list[Candidate]
-
-
-@dataclass
-class Filled:
-    index: int
-    masks: list[Mask]
-    _text: str = ""
+SEQUENCES = ("decoded", "text")
+SEQUENCE = "decoded"
 
 
 @dataclass
 class FillMaskOptions(RunOptions):
     top_k: int = TOP_K
+    sequence: str = SEQUENCE  # decoded: the pipeline's decode(ids); text: the token written into the input
 
 
 def fill_in(text: str, start: int, end: int, token: str, piece: str | None = None) -> str:
@@ -57,24 +41,28 @@ def fill_in(text: str, start: int, end: int, token: str, piece: str | None = Non
     return text[:start] + token + text[end:]
 
 
-def fill_mask(model, tokenizer, items, options: FillMaskOptions) -> Batch:
-    mask_id = tokenizer.mask_id
-    if mask_id is None:
+def fill_mask(model, tokenizer, items: Iterable, options: FillMaskOptions) -> Iterator:
+    """One Filled (or error record) per item, in input order, a window of inputs at a time."""
+    if tokenizer.mask_id is None:
         raise UsageError("this tokenizer has no mask token", "fill-mask needs a masked-LM checkpoint with a mask token")
-    mask_token = tokenizer.id_to_token(mask_id)
     if options.top_k < 1:
         raise UsageError("--top-k must be at least 1")
-    records: list = [None] * len(items)
+    limit = row_limit(model, tokenizer, options.max_length)
+    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+
+
+def _encode(tokenizer, items: list, limit, records: list, truncated: list):
+    """-> (rows, slots, where): the forward rows of the items that have a mask, with their mask positions."""
+    mask_id = tokenizer.mask_id
+    mask_token = tokenizer.id_to_token(mask_id)
     todo = []
     for slot, item in enumerate(items):
         if item.error is not None:
             records[slot] = error_record(item.index, item.error)
         else:
             todo.append(slot)
-
-    limit = row_limit(model, tokenizer, options.max_length)
     encs = encode_all(tokenizer, [items[s].text for s in todo], None, limit)
-    rows, slots, where, truncated = [], [], [], []
+    rows, slots, where = [], [], []
     for slot, enc in zip(todo, encs):
         item = items[slot]
         if isinstance(enc, Exception):
@@ -83,7 +71,7 @@ def fill_mask(model, tokenizer, items, options: FillMaskOptions) -> Batch:
         positions = [p for p, t in enumerate(enc.ids) if t == mask_id]
         if not positions:
             cut = f" within the first {limit} tokens" if enc.truncated else ""
-            err = UsageError(f"input {item.index} has no {mask_token} token{cut}", f"write {mask_token} where a token is missing")
+            err = UsageError(f"no {mask_token} token{cut}", f"write {mask_token} where a token is missing")
             records[slot] = error_record(item.index, err)
             continue
         if enc.truncated:
@@ -91,34 +79,50 @@ def fill_mask(model, tokenizer, items, options: FillMaskOptions) -> Batch:
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
         where.append((enc, positions))
-    warn_truncated(truncated, limit, options.quiet)
-    if not rows:
-        return Batch("fill-mask", records)
+    return rows, slots, where
 
-    def top(logits, mask, batch):  # (B, T, V) -> per row: (k values, k ids) at each mask
+
+def _window(model, tokenizer, items: list, options: FillMaskOptions, limit, truncated: list) -> list:
+    records: list = [None] * len(items)
+    rows, slots, where = _encode(tokenizer, items, limit, records, truncated)
+    if not rows:
+        return records
+
+    def top(logits, mask, batch):  # (B, T, V) -> per row: (k values, k ids, raw logits or None) at each mask
         out = []
         for r, i in enumerate(batch):
-            probs = logits[r, where[i][1]].float().softmax(-1)  # (M, V)
-            values, ids = probs.topk(min(options.top_k, probs.shape[-1]), dim=-1)  # (M, k)
-            out.append((values.cpu().tolist(), ids.cpu().tolist()))
+            at = logits[r, where[i][1]].float()  # (M, V)
+            values, ids = at.softmax(-1).topk(min(options.top_k, at.shape[-1]), dim=-1)  # (M, k)
+            out.append((values.cpu().tolist(), ids.cpu().tolist(), at.cpu().tolist() if options.logits else None))
         return out
 
-    prefix = getattr(tokenizer.inner.model, "continuing_subword_prefix", None)  # "##" for WordPiece
     tops = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, post=top, quiet=options.quiet, desc="fill-mask")
-    for slot, (enc, positions), (values, ids) in zip(slots, where, tops):
+    for slot, (enc, positions), (values, ids, raw) in zip(slots, where, tops):
         item = items[slot]
         masks = []
-        for p, vals, cands in zip(positions, values, ids):
+        for m, (p, vals, cands) in enumerate(zip(positions, values, ids)):
+            found = [Candidate(tokenizer.decode([c], skip_special_tokens=False), c, v, _sequence(tokenizer, item.text, enc, p, c, options, len(positions) == 1))
+                     for v, c in zip(vals, cands)]
             start, end = enc.offsets[p]
-            # A mask that swallows the space before it (RoBERTa's lstrip <mask>) stands for " word".
-            lead = len(enc.tokens[p]) - len(enc.tokens[p].lstrip())
-            at = start - lead if lead and item.text[max(0, start - lead) : start].isspace() else start
-            found = []
-            for v, c in zip(vals, cands):
-                token = tokenizer.decode([c], skip_special_tokens=False)
-                raw = tokenizer.id_to_token(c) or ""
-                piece = raw[len(prefix) :] if prefix and raw.startswith(prefix) and len(raw) > len(prefix) else None
-                found.append(Candidate(token, c, v, fill_in(item.text, at, end, token, piece)))
-            masks.append(Mask(p, start, end, found))
+            masks.append(Mask(p, start, end, found, raw[m] if raw is not None else None))
         records[slot] = Filled(item.index, masks, item.text)
-    return Batch("fill-mask", records)
+    return records
+
+
+def _sequence(tokenizer, text: str, enc, p: int, c: int, options: FillMaskOptions, single: bool) -> str:
+    """The input with mask p filled by token c: as the pipeline, the ids decoded (special tokens dropped only
+    when there is a single mask: with several, the other masks stay visible); with sequence="text", the token
+    written into the original text."""
+    if options.sequence == "decoded":
+        ids = list(enc.ids)
+        ids[p] = c
+        return tokenizer.decode(ids, skip_special_tokens=single)
+    start, end = enc.offsets[p]
+    # A mask that swallows the space before it (RoBERTa's lstrip <mask>) stands for " word".
+    lead = len(enc.tokens[p]) - len(enc.tokens[p].lstrip())
+    at = start - lead if lead and text[max(0, start - lead) : start].isspace() else start
+    token = tokenizer.decode([c], skip_special_tokens=False)
+    raw = tokenizer.id_to_token(c) or ""
+    prefix = tokenizer.subword_prefix  # "##" for WordPiece
+    piece = raw[len(prefix) :] if prefix and raw.startswith(prefix) and len(raw) > len(prefix) else None
+    return fill_in(text, at, end, token, piece)

@@ -23,35 +23,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from autocli.errors import AutocliError, UsageError
-from autocli.render import Batch, error_record
+from autocli.results import Answer, Answered, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, windows
+from autocli.tasks.batching import Row, encode_all, forward, stream_windows, windows
 
 TOP_K = 1
 MAX_ANSWER_LENGTH = 15
 MAX_LENGTH = 384
 DOC_STRIDE = 128
-
-
-@dataclass
-class Answer:
-    answer: str
-    score: float
-    start: int  # character offsets into the context; 0, 0 for the empty answer
-    end: int
-
-
-@dataclass
-class Answered:
-    index: int
-    answer: str  # the best answer
-    score: float
-    start: int
-    end: int
-    answers: list[Answer]  # the top-k, best first
-    _question: str = ""
 
 
 @dataclass
@@ -78,7 +60,7 @@ def plan_windows(enc, limit: int, doc_stride: int) -> tuple[int, list[tuple[int,
     seq = list(enc.sequence_ids)
     ctx = [i for i, s in enumerate(seq) if s == 1]
     if not ctx:
-        raise UsageError("the context has no tokens", "give a non-empty context")
+        raise UsageError("the context has no tokens", "give a context with some text in it (not only spaces or symbols the tokenizer drops)")
     c0, c1 = ctx[0], ctx[-1] + 1
     ids, types = list(enc.ids), list(enc.type_ids)
     size = limit - c0 - (len(ids) - c1)
@@ -160,11 +142,17 @@ def _prob(logit: float, log_total: float) -> float:
     return math.exp(logit - log_total)
 
 
-def qa(model, tokenizer, items, options: QAOptions) -> Batch:
+def qa(model, tokenizer, items: Iterable, options: QAOptions) -> Iterator:
+    """One Answered (or error record) per item, in input order, a window of inputs at a time."""
     if options.top_k < 1 or options.max_answer_length < 1 or options.doc_stride < 0:
         raise UsageError("--top-k and --max-answer-length must be at least 1, --doc-stride 0 or more")
     if options.allow_impossible and tokenizer.cls_id is None:
         raise UsageError("this tokenizer has no CLS token to score the empty answer with", "drop --allow-impossible")
+    limit = row_limit(model, tokenizer, options.max_length) or MAX_LENGTH
+    return stream_windows(items, options, None, lambda window, _: _window(model, tokenizer, window, options, limit))
+
+
+def _window(model, tokenizer, items: list, options: QAOptions, limit: int) -> list:
     records: list = [None] * len(items)
     todo = []
     for slot, item in enumerate(items):
@@ -173,7 +161,6 @@ def qa(model, tokenizer, items, options: QAOptions) -> Batch:
         else:
             todo.append(slot)
 
-    limit = row_limit(model, tokenizer, options.max_length) or MAX_LENGTH
     questions = [items[s].fields["question"] for s in todo]
     contexts = [items[s].fields["context"] for s in todo]
     encs = encode_all(tokenizer, questions, contexts, None)  # whole contexts: windows come next
@@ -190,12 +177,14 @@ def qa(model, tokenizer, items, options: QAOptions) -> Batch:
         plans[slot] = _Plan(enc, context, c0, spans, len(rows), cls)
         rows += item_rows
     if not rows:
-        return Batch("qa", records)
+        return records
 
     outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, quiet=options.quiet, desc="qa")
     for slot, plan in plans.items():
-        answers = answers_of(outs[plan.first : plan.first + len(plan.spans)], plan, options)
+        mine = outs[plan.first : plan.first + len(plan.spans)]  # per window (Tw, 2)
+        answers = answers_of(mine, plan, options)
         item = items[slot]
         best = answers[0] if answers else Answer("", 0.0, 0, 0)
-        records[slot] = Answered(item.index, best.answer, best.score, best.start, best.end, answers, item.fields["question"])
-    return Batch("qa", records)
+        raw = [o.tolist() for o in mine] if options.logits else None
+        records[slot] = Answered(item.index, best.answer, best.score, best.start, best.end, answers, raw, item.fields["question"])
+    return records

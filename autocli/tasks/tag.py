@@ -12,34 +12,17 @@ once over the whole text: an entity that spans a cut is not split in two.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from autocli.errors import AutocliError, UsageError
-from autocli.render import Batch, error_record
+from autocli.results import Entity, Tagged, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, owned_parts, windows
+from autocli.tasks.batching import Row, encode_all, forward, owned_parts, stream_windows, windows
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 AGGREGATION = "simple"
 IGNORE_LABELS = ("O",)
 STRIDE = 32
-
-
-@dataclass
-class Entity:
-    label: str
-    score: float
-    text: str  # the original text[start:end]
-    start: int
-    end: int
-    word: str  # the tokens decoded, as transformers' "word"
-    token: int | None = None  # token position (aggregation none only)
-
-
-@dataclass
-class Tagged:
-    index: int
-    entities: list[Entity]
-    _text: str = ""
 
 
 @dataclass
@@ -109,12 +92,9 @@ class _Tokens:
     """What aggregation needs from the tokenizer: subword style, unknown id, tokens -> string."""
 
     def __init__(self, tokenizer):
-        self.word_aware = bool(getattr(tokenizer.inner.model, "continuing_subword_prefix", None))
+        self.word_aware = tokenizer.subword_prefix is not None
         self.unk_id = tokenizer.unk_id
-        self.decoder = tokenizer.inner.decoder
-
-    def to_string(self, tokens: list[str]) -> str:
-        return self.decoder.decode(tokens) if self.decoder is not None else " ".join(tokens)
+        self.to_string = tokenizer.join_tokens
 
 
 def gather(text: str, enc, scores, toks: _Tokens) -> list[_Pre]:
@@ -227,20 +207,25 @@ def entities_of(text: str, enc, scores, options: TagOptions, names, toks: _Token
     ]
 
 
-def tag(model, tokenizer, items, options: TagOptions) -> Batch:
-    from autocli.tasks.classify import label_names
-
+def tag(model, tokenizer, items: Iterable, options: TagOptions) -> Iterator:
+    """One Tagged (or error record) per item, in input order, a window of inputs at a time."""
     if options.aggregation not in AGGREGATIONS:
         raise UsageError(f"unknown aggregation {options.aggregation!r}", f"use one of: {', '.join(AGGREGATIONS)}")
     if options.stride < 0:
         raise UsageError("--stride must be 0 or more")
+    limit = row_limit(model, tokenizer, options.max_length)
+    return stream_windows(items, options, None, lambda window, _: _window(model, tokenizer, window, options, limit))
+
+
+def _window(model, tokenizer, items: list, options: TagOptions, limit) -> list:
+    from autocli.tasks.classify import label_names
+
     records: list = [None] * len(items)
     todo = [slot for slot, item in enumerate(items) if item.error is None]
     for slot, item in enumerate(items):
         if item.error is not None:
             records[slot] = error_record(item.index, item.error)
 
-    limit = row_limit(model, tokenizer, options.max_length)
     encs = encode_all(tokenizer, [items[s].text for s in todo], None, None)  # whole texts: windows come next
     rows, plans = [], {}
     for slot, enc in zip(todo, encs):
@@ -254,13 +239,14 @@ def tag(model, tokenizer, items, options: TagOptions) -> Batch:
         plans[slot] = (enc, spans, len(rows), len(text_rows))
         rows += text_rows
     if not rows:
-        return Batch("tag", records)
+        return records
 
     outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, quiet=options.quiet, desc="tag")
     names = label_names(model.config, outs[0].shape[-1])
     toks = _Tokens(tokenizer)
     for slot, (enc, spans, first, count) in plans.items():
         scores = merge([o.softmax(-1) for o in outs[first : first + count]], spans, enc)  # (T, L)
+        raw = merge(outs[first : first + count], spans, enc).tolist() if options.logits else None  # (T, L)
         item = items[slot]
-        records[slot] = Tagged(item.index, entities_of(item.text, enc, scores, options, names, toks), item.text)
-    return Batch("tag", records)
+        records[slot] = Tagged(item.index, entities_of(item.text, enc, scores, options, names, toks), raw, item.text)
+    return records
