@@ -27,8 +27,15 @@ def test_parity_with_the_pipeline(cli, tiny_checkpoints, family):
         assert [c["token"] for c in got] == [w["token_str"] for w in want]
         assert all(abs(c["score"] - w["score"]) <= TOL for c, w in zip(got, want))
         assert text[mask["start"] : mask["end"]] in ("[MASK]", "<mask>")
-        if family == "roberta":  # byte-level: the pipeline's decoded sequence is the original text filled
-            assert [c["sequence"] for c in got] == [w["sequence"] for w in want]
+        assert [c["sequence"] for c in got] == [w["sequence"] for w in want]  # the ids decoded, as the pipeline
+
+
+def test_sequence_text_writes_the_token_into_the_input(cli, tiny_checkpoints):
+    folder = tiny_checkpoints["bert", "masked-lm"]
+    res = cli(["fill-mask", folder, "Hello [MASK]!", "--top-k", "2", "--sequence", "text", "--format", "jsonl"])
+    assert res.exit_code == 0, res.stderr
+    for c in res.jsonl()[0]["masks"][0]["candidates"]:
+        assert c["sequence"].startswith("Hello ") and c["sequence"].endswith("!") and "[MASK]" not in c["sequence"]
 
 
 def test_every_mask_gets_candidates_and_the_others_stay(cli, tiny_checkpoints):

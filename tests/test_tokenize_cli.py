@@ -244,3 +244,19 @@ def test_tokenize_does_not_import_torch(minilm_dir):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "101 7592 102"
+
+
+@pytest.mark.parametrize("padding, extra", [("longest", []), ("max_length", ["--max-length", "12"])])
+def test_padding_and_truncation_equal_transformers(cli, minilm_dir, padding, extra):
+    from transformers import AutoTokenizer
+
+    texts = ["Hello world!", "A much longer sentence that runs past twelve tokens for sure, it does.", "Hi"]
+    res = cli(["tokenize", minilm_dir, *texts, "--padding", padding, "--truncation", "--pair", "And a pair.", *extra, "--format", "jsonl"])
+    assert res.exit_code == 0, res.stderr
+    hf = AutoTokenizer.from_pretrained(str(minilm_dir))
+    kw = {"max_length": 12} if extra else {}
+    want = hf(texts, ["And a pair."] * 3, padding=padding, truncation=True, **kw)
+    got = res.jsonl()
+    assert [r["ids"] for r in got] == want["input_ids"]
+    assert [r["attention_mask"] for r in got] == want["attention_mask"]
+    assert [r["type_ids"] for r in got] == want["token_type_ids"]

@@ -97,7 +97,7 @@ def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, trun
     function = options.function or default_function(model.config, num_labels)
     scores = activate(logits, function)  # (N, L)
     k = num_labels if options.top_k is None else min(options.top_k, num_labels)
-    values, labels = scores.nan_to_num(nan=-math.inf).topk(k, dim=-1)  # (N, k)
+    values, labels = torch.where(scores.isnan(), -math.inf, scores).topk(k, dim=-1)  # (N, k); ±inf kept
     names = label_names(model.config, num_labels)
     nan = scores.isnan().any(-1).tolist()  # (N,)
     for n, (slot, vals, ids) in enumerate(zip(slots, values.tolist(), labels.tolist())):
