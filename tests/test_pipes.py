@@ -44,8 +44,9 @@ def test_embed_into_head_exits_0_and_says_nothing(script, minilm_dir):
 
 def _popen(args: list, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # Unbuffered: a line read here takes no more from the pipe, so communicate() later gets all the rest.
     return subprocess.Popen([str(AUTOCLI_SCRIPT), *map(str, args)], env=env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, **kw)
 
 
 def _readline(proc: subprocess.Popen, timeout: float) -> bytes:
