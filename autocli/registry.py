@@ -250,6 +250,31 @@ FAMILIES.update({
 })
 
 
+# Gemma, Gemma 2 and Phi-3 are llama variants (their transformers classes have no QA head). Overrides: the config
+# class's defaults, plus `_norm_plus_one` / `_embed_scale` (Gemma's norms and embeddings), `_sandwich_norms` (Gemma 2's
+# norms after attention and MLP), `_sliding` "alternate" (Gemma 2's windows on every other layer unless layer_types
+# says), `_act_key` / `_act_aliases` (where each reads its activation; Gemma's legacy "gelu" is the tanh one),
+# `_partial_rotary`, `_rope_aliases` and `_rope_replay` (Phi-3's rotary and its generate's rerun past the LongRoPE
+# switch).
+_NO_QA = {t: p for t, p in _LLAMA_HEADS.items() if t != "question-answering"}
+_GEMMA = {"tie_word_embeddings": True, "vocab_size": 256000, "max_position_embeddings": 8192, "head_dim": 256,
+          "_norm_plus_one": True, "_embed_scale": True, "_mlp_bias": False}
+FAMILIES.update({
+    "gemma": Family("llama", "model", _NO_QA, {
+        **_GEMMA, "hidden_size": 3072, "intermediate_size": 24576, "num_hidden_layers": 28, "num_attention_heads": 16,
+        "hidden_act": "gelu_pytorch_tanh", "_act_aliases": {"gelu": "gelu_pytorch_tanh"}}, _LLAMA_TIED),
+    "gemma2": Family("llama", "model", _NO_QA, {
+        **_GEMMA, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
+        "num_key_value_heads": 4, "_act_key": "hidden_activation", "hidden_activation": "gelu_pytorch_tanh",
+        "_sandwich_norms": True, "_sliding": "alternate", "sliding_window": 4096, "query_pre_attn_scalar": 256,
+        "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}, _LLAMA_TIED),
+    "phi3": Family("llama", "model", _NO_QA, {
+        **_UNTIED, "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32,
+        "num_attention_heads": 32, "rms_norm_eps": 1e-5, "max_position_embeddings": 4096, "original_max_position_embeddings": 4096,
+        "_sliding": "all", "_qkv_bias": False, "_o_bias": False, "_mlp_bias": False, "_partial_rotary": True,
+        "_rope_aliases": {"su": "longrope", "yarn": "longrope"}, "_rope_replay": True}, _LLAMA_TIED),
+})
+
 def canonical_task(name: str) -> str | None:
     name = name.strip().lower().replace("_", "-")
     if name in TASKS:

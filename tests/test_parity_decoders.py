@@ -148,8 +148,8 @@ def test_unsupported_rope_type_is_refused(decoder_root, cli):
 
     folder = build_decoder(decoder_root, "llama", "causal-lm")
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["rope_parameters"] = {"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0] * 4, "long_factor": [1.0] * 4}
-    bad = folder.parent / "llama-longrope"
+    cfg["rope_parameters"] = {"rope_type": "xpos", "rope_theta": 10000.0, "scale_base": 512}
+    bad = folder.parent / "llama-xpos"
     if not bad.exists():
         import shutil
 
@@ -157,4 +157,4 @@ def test_unsupported_rope_type_is_refused(decoder_root, cli):
     (bad / "config.json").write_text(json.dumps(cfg))
     res = cli(["generate", bad, "hello", "--max-new-tokens", "2"])
     assert_one_line_error(res, 5)
-    assert "longrope" in res.stderr
+    assert "xpos" in res.stderr

@@ -22,6 +22,7 @@ class KVCache:
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)  # (B,): position id of the next token
         self.capacity = capacity
         self.length = 0  # slots written
+        self.ids = None  # (B, capacity) token ids, kept only for a model that may replay them (Step.remember)
 
     @property
     def nbytes(self) -> int:
@@ -74,6 +75,24 @@ class Step:
         if self.cache is None:
             return k, v
         return self.cache.write(layer, self.start, k, v)
+
+    def remember(self, ids: torch.Tensor) -> None:
+        """Keep this chunk's token ids (B, T) in the cache, for a later replay()."""
+        c = self.cache
+        if c is None:
+            return
+        if c.ids is None:
+            c.ids = torch.zeros(c.valid.shape, dtype=torch.long, device=ids.device)
+        c.ids[:, self.start:self.start + self.length] = ids
+
+    def replay(self, ids: torch.Tensor) -> tuple[torch.Tensor, "Step"]:
+        """Every token so far, this chunk's included, as one chunk from slot 0: for a model whose cached keys went
+        stale (LongRoPE switching factors). Returns the ids (B, S) and their Step; the cache is overwritten."""
+        self.remember(ids)
+        S = self.start + self.length
+        real = self.valid[:, :S]
+        positions = (real.long().cumsum(-1) - 1).clamp(min=0)  # (B, S): what the chunks were given, pads included
+        return self.cache.ids[:, :S], Step(positions, real, 0, self.cache)
 
     def mask(self, window: int | None = None):
         """Boolean (B, 1, T, S) attention mask, "causal" for SDPA's own causal path, or None (attend to all).

@@ -23,17 +23,23 @@ from autocli.models._cache import KVCache, Step
 
 # --- attention -----------------------------------------------------------------------------------
 
-def attend(q, k, v, mask, scale: float | None = None) -> torch.Tensor:
-    """q (B, nh, T, hd), k/v (B, nkv, S, hd); mask from Step.mask: bool (B, 1, T, S), "causal" or None."""
+def attend(q, k, v, mask, scale: float | None = None, softcap: float | None = None) -> torch.Tensor:
+    """q (B, nh, T, hd), k/v (B, nkv, S, hd); mask from Step.mask: bool (B, 1, T, S), "causal" or None.
+
+    softcap (Gemma 2) bounds the scores, cap * tanh(scores / cap), before the mask: SDPA cannot, so those
+    models take the explicit path.
+    """
     if q.shape[2] == 1 and q.device.type == "cpu":
-        return _attend_one(q, k, v, mask, scale)
+        return _attend_one(q, k, v, mask, scale, softcap)
+    if softcap is not None:
+        return _attend_capped(q, k, v, mask, scale, softcap)
     gqa = k.shape[1] != q.shape[1]
     if isinstance(mask, str):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=gqa)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=gqa)  # (B, nh, T, hd)
 
 
-def _attend_one(q, k, v, mask, scale):
+def _attend_one(q, k, v, mask, scale, softcap=None):
     """One query per row (decoding): a few small ops instead of SDPA's per-call setup, which costs more than
     the arithmetic here. Query heads sharing a KV head are grouped, so K/V are never repeated."""
     B, nh, _, hd = q.shape
@@ -43,10 +49,29 @@ def _attend_one(q, k, v, mask, scale):
     if dtype != torch.float32:  # small 16-bit bmm kernels are slow on CPU; these tensors are tiny
         qg, k, v = qg.float(), k.float(), v.float()
     scores = torch.bmm(qg * (hd ** -0.5 if scale is None else scale), k.transpose(1, 2))  # (B*nkv, g, S)
+    if softcap is not None:
+        scores = soft_cap(scores, softcap)
     if mask is not None:
         scores = scores.masked_fill(~mask.view(B, 1, S).repeat_interleave(nkv, 0), float("-inf"))
     y = torch.bmm(scores.softmax(-1), v)  # (B*nkv, g, hd)
     return y.view(B, nh, 1, hd).to(dtype)
+
+
+def _attend_capped(q, k, v, mask, scale, softcap):
+    """Attention with soft-capped scores, written out as transformers' eager path computes it."""
+    T, S, hd = q.shape[2], k.shape[2], q.shape[3]
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)  # (B, nh, S, hd)
+    scores = soft_cap(q @ k.transpose(2, 3) * (hd ** -0.5 if scale is None else scale), softcap)  # (B, nh, T, S)
+    if isinstance(mask, str):
+        mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)  # (T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1, dtype=torch.float32).to(q.dtype) @ v  # (B, nh, T, hd)
+
+
+def soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
+    return torch.tanh(x / cap) * cap
 
 
 # --- activations and norms -----------------------------------------------------------------------
@@ -73,6 +98,21 @@ class RMSNorm(_layers.RMSNorm):
         if x.dtype == torch.float32:
             return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
         return super().forward(x)  # torch's rms_norm adds casts of its own for 16-bit inputs
+
+
+class RMSNormPlusOne(nn.Module):
+    """Gemma's RMSNorm: the weight is stored as an offset from 1, and the product is taken in float32
+    before the cast back (LLaMA's casts first)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        y = x.float()
+        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (y * (1.0 + self.weight.float())).to(x.dtype)
 
 
 # --- projections ---------------------------------------------------------------------------------
@@ -108,6 +148,17 @@ class Conv1D(_Layout, nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_in, n_out))
         self.bias = nn.Parameter(torch.empty(n_out)) if bias else None
+
+
+class CappedLinear(Linear):
+    """A head whose outputs are soft-capped, cap * tanh(logits / cap) (Gemma 2's final logits)."""
+
+    def __init__(self, n_in: int, n_out: int, cap: float, bias: bool = False):
+        super().__init__(n_in, n_out, bias=bias)
+        self.cap = cap
+
+    def forward(self, x):
+        return soft_cap(super().forward(x), self.cap)
 
 
 def linear(n_in: int, n_out: int, bias: bool = True) -> Linear:

@@ -2,7 +2,7 @@
 
 One normalised parameter dict per model (from `rope_parameters`, the older `rope_scaling` +
 `rope_theta`, or GPT-NeoX's `rotary_pct` / `rotary_emb_base`), inverse frequencies per rope type
-(default, linear, dynamic, yarn, llama3), and the rotation itself: half-split (LLaMA, NeoX) or
+(default, linear, dynamic, yarn, llama3, longrope), and the rotation itself: half-split (LLaMA, NeoX) or
 interleaved pairs (GPT-J), over the whole head or its first `rotary_dim` channels.
 """
 
@@ -19,11 +19,12 @@ DEFAULT_THETA = 10_000.0
 NEEDS_ORIGINAL_MAX = ("llama3", "yarn", "longrope")
 
 
-def rope_parameters(raw: dict, defaults: dict | None = None) -> dict:
+def rope_parameters(raw: dict, defaults: dict | None = None, aliases: dict | None = None) -> dict:
     """The config's rotary settings as one flat dict with rope_type, rope_theta, partial_rotary_factor, ...
 
     Priority as transformers: `rope_scaling` (legacy), else `rope_parameters`; keys inside the dict win over
-    top-level `rope_theta` / `partial_rotary_factor`, which win over the family's defaults.
+    top-level `rope_theta` / `partial_rotary_factor`, which win over the family's defaults. `aliases` renames
+    a family's legacy rope type names (Phi-3's "su" is "longrope").
     """
     defaults = defaults or {}
     source = raw.get("rope_scaling") or raw.get("rope_parameters") or {}
@@ -34,6 +35,7 @@ def rope_parameters(raw: dict, defaults: dict | None = None) -> dict:
         raise Unsupported("per-layer-type rope_parameters are not supported", "autocli runs one rope setting for all layers")
     params.setdefault("rope_type", params.get("type", "default"))
     params.pop("type", None)
+    params["rope_type"] = (aliases or {}).get(params["rope_type"], params["rope_type"])
     theta = raw.get("rope_theta", raw.get("rotary_emb_base", defaults.get("rope_theta", DEFAULT_THETA)))
     params.setdefault("rope_theta", theta)
     partial = raw.get("partial_rotary_factor", raw.get("rotary_pct", defaults.get("partial_rotary_factor")))
@@ -127,6 +129,27 @@ def _llama3(p, dim, max_pos, seq_len):
     return torch.where(medium, smoothed, scaled), 1.0
 
 
+def _longrope(p, dim, max_pos, seq_len):
+    # Phi-3: per-frequency divisors, the long set once the sequence passes the pretrained length
+    original = p["original_max_position_embeddings"]
+    factor = p.get("factor")
+    if factor is None:
+        factor = max_pos / original
+    attention_factor = p.get("attention_factor")
+    if attention_factor is None:
+        attention_factor = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+    ext = p["long_factor"] if seq_len and seq_len > original else p["short_factor"]
+    if not isinstance(ext, list) or len(ext) != dim // 2 or not all(_number(x) for x in ext):
+        raise InvalidCheckpoint(f"rope {'long' if ext is p['long_factor'] else 'short'}_factor must be {dim // 2} numbers",
+                                "fix rope_parameters in config.json")
+    shape = torch.arange(0, dim, 2, dtype=torch.int64, device="cpu").float() / dim  # (dim/2,)
+    return 1.0 / (torch.tensor(ext, dtype=torch.float32, device="cpu") * p["rope_theta"] ** shape), attention_factor
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
+
+
 def _factor(p) -> float:
     factor = p.get("factor")
     if factor is None:
@@ -134,8 +157,9 @@ def _factor(p) -> float:
     return float(factor)
 
 
-INIT = {"default": _default, "linear": _linear, "dynamic": _dynamic, "yarn": _yarn, "llama3": _llama3}
-REQUIRED = {"llama3": ("factor", "low_freq_factor", "high_freq_factor"), "yarn": (), "linear": ("factor",), "dynamic": ("factor",)}
+INIT = {"default": _default, "linear": _linear, "dynamic": _dynamic, "yarn": _yarn, "llama3": _llama3, "longrope": _longrope}
+REQUIRED = {"llama3": ("factor", "low_freq_factor", "high_freq_factor"), "yarn": (), "linear": ("factor",), "dynamic": ("factor",),
+            "longrope": ("short_factor", "long_factor")}
 
 
 class Rotary:
@@ -155,6 +179,10 @@ class Rotary:
         self.max_positions = max_positions
         self.interleaved = interleaved
         self.inv_freq, self.scaling = INIT[kind](params, self.dim, max_positions, None)
+        # LongRoPE: past this many positions the long factors apply (see `switch_point`)
+        self.switch_point = params["original_max_position_embeddings"] if kind == "longrope" else None
+        if self.switch_point is not None:
+            self.long_inv_freq, _ = _longrope(params, self.dim, max_positions, self.switch_point + 1)
 
     def cos_sin(self, positions: torch.Tensor, dtype: torch.dtype):
         """positions (B, T) -> cos, sin (B, 1, T, rot) in dtype, computed in float32 as transformers does.
@@ -166,6 +194,8 @@ class Rotary:
             seq_len = int(positions.max()) + 1
             if seq_len > self.max_positions:
                 inv_freq, _ = _dynamic(self.params, self.dim, self.max_positions, seq_len)
+        elif self.switch_point is not None and int(positions.max()) + 1 > self.switch_point:
+            inv_freq = self.long_inv_freq  # one choice for the whole batch, by its longest row, as transformers
         freqs = positions[..., None].float() * inv_freq.to(positions.device)  # (B, T, rot/2)
         if self.interleaved:
             emb = freqs.repeat_interleave(2, dim=-1)  # (B, T, rot): pairs (2i, 2i+1) share a frequency

@@ -1,0 +1,284 @@
+"""Gemma, Gemma 2 and Phi-3 against transformers: logits of every head (float32, left and right padding,
+max |Δ| <= 1e-4 at real tokens), greedy generation token-identical for a padded batch of two prompts and for
+each prompt alone, and what each family's own math must prove: Gemma 2's soft-capping and alternating
+sliding windows, Phi-3's partial rotary and LongRoPE (short factors, long factors, and the switch from one to
+the other during generation, where transformers reruns the sequence), `autocli compat` on the checkpoints.
+
+Checkpoints are tiny random models saved by transformers (the oracle) with the decoder fixtures' byte-level BPE
+tokenizer; a row's `edit` rewrites config.json after saving, for spellings transformers itself no longer writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.fx_decoders import NUM_LABELS, TASK_CLASSES, write_decoder_tokenizer
+from tests.fx_tokenizers import GPT2_EOS
+
+TOL = 1e-4
+NEW = 32
+ORIGINAL = 24  # phi3-longrope's original_max_position_embeddings: shorter prompts get the short factors
+PROMPTS = ["The quick brown fox jumps over", "Hello"]
+LONG_PROMPT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the woods"
+
+_SMALL = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+              max_position_embeddings=128, rms_norm_eps=1e-5)
+_LONGROPE = {"rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.3, 2.0], "long_factor": [1.5, 3.0, 5.0]}
+_LEGACY_ROPE = {"type": "longrope", "short_factor": [1.0, 1.1, 1.2, 1.4], "long_factor": [2.0, 2.5, 4.0, 8.0]}
+# name -> (transformers class prefix, config fields, config.json edits after saving: key -> value, None deletes)
+VARIANTS = {
+    # Gemma: head_dim apart from hidden/heads, tied head, (1 + w) norms, sqrt(hidden)-scaled embeddings, tanh GeGLU
+    "gemma": ("Gemma", dict(_SMALL, head_dim=16), {}),
+    # the released Gemma configs say "gelu" and mean the tanh approximation
+    "gemma-gelu": ("Gemma", dict(_SMALL, head_dim=16, attention_bias=True, tie_word_embeddings=False), {"hidden_act": "gelu"}),
+    # Gemma 2: caps small enough to bite, window 5 on layers 0 and 2 (layer_types), queries scaled by 1/sqrt(24)
+    "gemma2": ("Gemma2", dict(_SMALL, head_dim=16, sliding_window=5, query_pre_attn_scalar=24,
+                              attn_logit_softcapping=0.5, final_logit_softcapping=2.0), {}),
+    # without layer_types: the even/odd rule; with its own layer_types: those
+    "gemma2-rule": ("Gemma2", dict(_SMALL, sliding_window=4, query_pre_attn_scalar=16, attn_logit_softcapping=0.8,
+                                   final_logit_softcapping=None, tie_word_embeddings=False), {"layer_types": None}),
+    "gemma2-types": ("Gemma2", dict(_SMALL, sliding_window=4, layer_types=["full_attention", "sliding_attention", "full_attention"],
+                                    attn_logit_softcapping=None, final_logit_softcapping=1.5, tie_word_embeddings=False), {}),
+    # Phi-3: fused qkv_proj / gate_up_proj, rotary on half of each head, window 5 on every layer
+    "phi3": ("Phi3", dict(_SMALL, partial_rotary_factor=0.5, sliding_window=5), {}),
+    # Phi-3 LongRoPE on 3/4 of each head: short factors up to ORIGINAL positions, long ones past them
+    "phi3-longrope": ("Phi3", dict(_SMALL, partial_rotary_factor=0.75, original_max_position_embeddings=ORIGINAL,
+                                   rope_parameters=_LONGROPE), {}),
+    # the older spelling (rope_scaling with "type", original_max_position_embeddings beside it), full rotary
+    "phi3-legacy": ("Phi3", dict(_SMALL, original_max_position_embeddings=ORIGINAL),
+                    {"rope_parameters": None, "rope_scaling": _LEGACY_ROPE}),
+}
+TASKS = ("causal-lm", "sequence-classification", "token-classification")  # no *ForQuestionAnswering in transformers
+PAIRS = sorted({(v, t) for v in ("gemma", "gemma2", "phi3") for t in TASKS + ("base",)} | {(v, "causal-lm") for v in VARIANTS})
+
+
+def _class(variant: str, task: str):
+    import transformers
+
+    return getattr(transformers, VARIANTS[variant][0] + TASK_CLASSES[task])
+
+
+@pytest.fixture(scope="session")
+def family_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny_gemma_phi3")
+    write_decoder_tokenizer(root / "_tokenizer")
+    return root
+
+
+def build(root: Path, variant: str, task: str, **overrides) -> Path:
+    """A tiny random checkpoint of `variant` with the `task` head (cached by arguments under root)."""
+    import transformers
+
+    key = json.dumps([variant, task, overrides], sort_keys=True, default=str)
+    folder = root / f"{variant}-{task}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    if (folder / "config.json").is_file():
+        return folder
+    folder.mkdir(parents=True)
+    for f in (root / "_tokenizer").iterdir():
+        shutil.copy(f, folder / f.name)
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    eos, vocab = tok.token_to_id(GPT2_EOS), tok.get_vocab_size(with_added_tokens=True)
+    prefix, fields, edit = VARIANTS[variant]
+    labels = 2 if task == "question-answering" else NUM_LABELS
+    cfg = getattr(transformers, prefix + "Config")(**{**fields, "vocab_size": vocab, "bos_token_id": eos, "eos_token_id": eos,
+                                                      "pad_token_id": 1, "num_labels": labels, **overrides})
+    torch.manual_seed(0)
+    model = _class(variant, task)(cfg).eval()
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        for p in model.parameters():  # norms and biases stop being 0 and 1
+            p.add_(torch.randn(p.shape, generator=gen) * 0.1)
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / "generation_config.json").unlink(missing_ok=True)
+    raw = json.loads((folder / "config.json").read_text())
+    for k, v in edit.items():
+        raw.pop(k, None) if v is None else raw.__setitem__(k, v)
+    (folder / "config.json").write_text(json.dumps(raw))
+    return folder
+
+
+def oracle(folder: Path, variant: str, task: str):
+    return _class(variant, task).from_pretrained(folder, attn_implementation="eager").eval()
+
+
+def _load(folder: Path, task: str):
+    from autocli.models import load_model_from_dir
+
+    return load_model_from_dir(folder, task, device="cpu", dtype="float32")
+
+
+def _batch(vocab: int, side: str, lengths, pad: int = 1, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    ids = torch.full((len(lengths), T), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for b, n in enumerate(lengths):
+        row = torch.randint(2, vocab - 1, (n,), generator=g)
+        cols = slice(T - n, T) if side == "left" else slice(0, n)
+        ids[b, cols], mask[b, cols] = row, 1
+    return ids, mask
+
+
+def _reference_output(model, task, ids, mask):
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
+    return out.last_hidden_state if task == "base" else out.logits
+
+
+# --- logits ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant,task", PAIRS, ids=[f"{v}:{t}" for v, t in PAIRS])
+def test_logits_match_transformers(family_root, variant, task):
+    folder = build(family_root, variant, task)
+    vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
+    ref_model, ours = oracle(folder, variant, task), _load(folder, task)
+    assert not ours.report.missing and not ours.report.random
+    # (30, 20, 3) passes LongRoPE's ORIGINAL length (long factors), (14, 9, 3) does not (short ones)
+    for side, lengths in (("left", (30, 20, 3)), ("right", (30, 20, 3)), ("left", (14, 9, 3))):
+        ids, mask = _batch(vocab, side, lengths)
+        ref, out = _reference_output(ref_model, task, ids, mask), ours(ids, mask)
+        assert out.shape == ref.shape, (out.shape, ref.shape)
+        delta = (out - ref).abs().max() if task == "sequence-classification" else (out - ref)[mask.bool()].abs().max()
+        assert delta <= TOL, f"{variant} {task} {side}-padded {lengths}: max |Δ| = {delta:.2e}"
+
+
+def _config_variant(root: Path, folder: Path, name: str, **changes) -> Path:
+    """A copy of folder whose config.json has `changes` (None deletes a key)."""
+    out = root / name
+    if not out.exists():
+        shutil.copytree(folder, out)
+        raw = json.loads((folder / "config.json").read_text())
+        for k, v in changes.items():
+            raw.pop(k, None) if v is None else raw.__setitem__(k, v)
+        (out / "config.json").write_text(json.dumps(raw))
+    return out
+
+
+@pytest.mark.parametrize("variant,change", [
+    ("gemma2", {"attn_logit_softcapping": None}),  # the attention cap bites
+    ("gemma2", {"final_logit_softcapping": None}),  # the logit cap bites
+    ("gemma2", {"sliding_window": 64}),  # the prompt is longer than the window
+    ("gemma2-rule", {"layer_types": ["full_attention"] * 3}),  # the even/odd rule put windows somewhere
+    ("phi3", {"partial_rotary_factor": None, "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}),  # half
+    ("phi3", {"sliding_window": None}),
+    ("phi3-longrope", {"original_max_position_embeddings": 64}),  # 30 tokens picked the long factors
+])
+def test_each_feature_changes_the_logits(family_root, variant, change):
+    """The fixtures' settings matter: the same weights with the feature turned off give other logits."""
+    folder = build(family_root, variant, "causal-lm")
+    name = f"{variant}-off-{hashlib.sha1(json.dumps(change).encode()).hexdigest()[:6]}"
+    off = _config_variant(family_root, folder, name, **change)
+    ids, mask = _batch(200, "left", (30, 12))
+    assert (_load(folder, "causal-lm")(ids, mask) - _load(off, "causal-lm")(ids, mask))[mask.bool()].abs().max() > 1e-3
+
+
+def test_longrope_inverse_frequencies_match_transformers():
+    from transformers import Phi3Config
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from autocli.models._rope import INIT, rope_parameters
+
+    raw = dict(hidden_size=64, num_attention_heads=4, max_position_embeddings=80, original_max_position_embeddings=16,
+               rope_parameters={"rope_type": "longrope", "rope_theta": 500.0, "short_factor": [1.0 + i / 8 for i in range(8)],
+                                "long_factor": [2.0 + i for i in range(8)]})
+    cfg = Phi3Config(**raw)
+    for seq_len in (None, 16, 17):
+        ref, ref_scale = ROPE_INIT_FUNCTIONS["longrope"](cfg, "cpu", seq_len=seq_len)
+        ours, scale = INIT["longrope"](rope_parameters(raw), 16, 80, seq_len)
+        assert torch.equal(ours, ref) and scale == pytest.approx(ref_scale)
+    assert scale > 1  # max/original = 5: the attention factor scales cos and sin
+
+
+def test_su_is_the_old_name_of_longrope(family_root):
+    """Phi-3's first configs named LongRoPE "su" (the installed transformers maps the name but cannot load it)."""
+    folder = build(family_root, "phi3-legacy", "causal-lm")
+    su = _config_variant(family_root, folder, "phi3-su", rope_scaling={**_LEGACY_ROPE, "type": "su"})
+    ids, mask = _batch(200, "left", (30, 12))
+    assert torch.equal(_load(folder, "causal-lm")(ids, mask), _load(su, "causal-lm")(ids, mask))
+
+
+def test_fused_weights_load_as_views(family_root):
+    """Phi-3's qkv_proj / gate_up_proj are split by name without copies; nothing is left over."""
+    from safetensors import safe_open
+
+    folder = build(family_root, "phi3", "causal-lm")
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert "model.layers.0.self_attn.qkv_proj.weight" in keys and "model.layers.0.mlp.gate_up_proj.weight" in keys
+    m = _load(folder, "causal-lm")
+    assert not m.report.unexpected and not m.report.missing
+    attn = m.module.model.layers[0].self_attn
+    assert attn.k_proj.weight.shape == (2 * 8, 32) and attn.q_proj.weight.shape == (4 * 8, 32)
+
+
+# --- generation ------------------------------------------------------------------------------------
+
+def _generate(folder, prompts: list[str], replay: bool = True):
+    from autocli.models import load_model_from_dir
+    from autocli.tasks.generate import generate_batch, resolve_settings
+    from autocli.tokenizer import load_tokenizer_from_dir
+
+    model, tok = load_model_from_dir(folder, "causal-lm", device="cpu", dtype="float32"), load_tokenizer_from_dir(folder)
+    model.module.model.replays &= replay
+    rows = [tok.encode(p).ids for p in prompts]
+    s = resolve_settings(model.config, None, tok, {"max_new_tokens": NEW})
+    out, _ = generate_batch(model, tok, rows, s)
+    return rows, [o[0] for o in out], s["eos_token_id"][0]
+
+
+def _reference_generate(folder, variant, rows, eos):
+    """transformers' generate on the same left-padded batch; each row cut after its first EOS."""
+    ref = oracle(folder, variant, "causal-lm")
+    T = max(len(r) for r in rows)
+    ids = torch.tensor([[eos] * (T - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
+    with torch.no_grad():
+        out = ref.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW, do_sample=False, pad_token_id=eos,
+                           eos_token_id=eos)
+    return [row[: row.index(eos) + 1] if eos in row else row for row in out[:, T:].tolist()]
+
+
+GEN = [(v, p) for v in VARIANTS for p in ("batch", "alone")] + [("phi3-longrope", "long"), ("phi3-legacy", "long")]
+
+
+@pytest.mark.parametrize("variant,prompts", GEN, ids=[f"{v}:{p}" for v, p in GEN])
+def test_greedy_ids_equal_transformers(family_root, variant, prompts):
+    folder = build(family_root, variant, "causal-lm")
+    texts = {"batch": [PROMPTS], "alone": [[p] for p in PROMPTS], "long": [[LONG_PROMPT, PROMPTS[1]]]}[prompts]
+    for batch in texts:
+        rows, ours, eos = _generate(folder, batch)
+        if variant.startswith("phi3-") and prompts != "long":
+            assert max(map(len, rows)) < ORIGINAL < max(map(len, rows)) + NEW  # LongRoPE switches while generating
+        if prompts == "long":
+            assert max(map(len, rows)) > ORIGINAL and len(rows[0]) != len(rows[1])
+        assert ours == _reference_generate(folder, variant, rows, eos), (variant, batch)
+
+
+def test_longrope_switch_reruns_the_sequence(family_root):
+    """Past ORIGINAL positions the cached keys (short factors) are stale: without the rerun the tokens differ."""
+    folder = build(family_root, "phi3-longrope", "causal-lm")
+    assert _generate(folder, PROMPTS)[1] != _generate(folder, PROMPTS, replay=False)[1]
+
+
+# --- compat ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variant", ["gemma", "gemma2", "phi3"])
+def test_compat_says_ready_for_every_head(family_root, cli, variant):
+    for task in TASKS:
+        folder = build(family_root, variant, task)
+        res = cli(["compat", folder, "--format", "json"])
+        assert res.exit_code == 0, res.stderr
+        [report] = res.json()["checkpoints"]
+        assert report["family"] and report["model_type"] == VARIANTS[variant][0].lower()
+        verdicts = {t: v["verdict"] for t, v in report["verdicts"].items()}
+        assert verdicts[task] == "ready" and verdicts["base"] == "ready", verdicts
+        assert verdicts["question-answering"] != "ready"
