@@ -30,11 +30,13 @@ def rope_parameters(raw: dict, defaults: dict | None = None, aliases: dict | Non
     source = raw.get("rope_scaling") or raw.get("rope_parameters") or {}
     if not isinstance(source, dict):
         raise InvalidCheckpoint(f"config.json: rope settings are {source!r}, not an object", "fix rope_parameters in config.json")
-    params = dict(source)
+    params = {k: v for k, v in source.items() if v is not None}  # a null setting is an absent one
     if any(isinstance(v, dict) for v in params.values()):
         raise Unsupported("per-layer-type rope_parameters are not supported", "autocli runs one rope setting for all layers")
     params.setdefault("rope_type", params.get("type", "default"))
     params.pop("type", None)
+    if not isinstance(params["rope_type"], str):
+        raise InvalidCheckpoint(f"config.json: rope type is {params['rope_type']!r}, not a name", "fix rope_parameters in config.json")
     params["rope_type"] = (aliases or {}).get(params["rope_type"], params["rope_type"])
     theta = raw.get("rope_theta", raw.get("rotary_emb_base", defaults.get("rope_theta", DEFAULT_THETA)))
     params.setdefault("rope_theta", theta)
@@ -45,11 +47,16 @@ def rope_parameters(raw: dict, defaults: dict | None = None, aliases: dict | Non
         if raw.get("original_max_position_embeddings") is not None:
             params["original_max_position_embeddings"] = raw["original_max_position_embeddings"]
         params.setdefault("original_max_position_embeddings", raw.get("max_position_embeddings"))
-    for key in ("rope_theta", "partial_rotary_factor", "factor"):
+    required = ("rope_theta", "original_max_position_embeddings") if params["rope_type"] in NEEDS_ORIGINAL_MAX else ("rope_theta",)
+    for key in ("rope_theta", "partial_rotary_factor", "factor", "attention_factor", "original_max_position_embeddings"):
         value = params.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        if (value is not None or key in required) and not _number(value):
             raise InvalidCheckpoint(f"config.json: rope {key} is {value!r}", "it must be a positive number")
     return params
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
 
 
 def rotary_dim(params: dict, head_dim: int) -> int:
@@ -144,10 +151,6 @@ def _longrope(p, dim, max_pos, seq_len):
                                 "fix rope_parameters in config.json")
     shape = torch.arange(0, dim, 2, dtype=torch.int64, device="cpu").float() / dim  # (dim/2,)
     return 1.0 / (torch.tensor(ext, dtype=torch.float32, device="cpu") * p["rope_theta"] ** shape), attention_factor
-
-
-def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < float("inf")
 
 
 def _factor(p) -> float:

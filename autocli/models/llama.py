@@ -69,9 +69,10 @@ class Args:
             raise Unsupported(f"{cfg.model_type} with partial_rotary_factor {rope['partial_rotary_factor']} is not supported", "the rotary embedding covers the whole head in this family")
         if r.get("use_bidirectional_attention"):
             raise Unsupported(f"{cfg.model_type} with use_bidirectional_attention is not supported", "autocli runs these models causally")
-        act = r.get(r.get("_act_key", "hidden_act"), "silu")
-        act = r.get("_act_aliases", {}).get(act, act)
-        activation(act)
+        act_key = r.get("_act_key", "hidden_act")
+        act = r.get(act_key, "silu")
+        act = r.get("_act_aliases", {}).get(act, act) if isinstance(act, str) else act
+        activation(act, act_key)
         bias = bool(r.get("attention_bias", False))
         qpas = _positive(r, "query_pre_attn_scalar")
         return cls(
