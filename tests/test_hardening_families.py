@@ -60,8 +60,8 @@ def test_fused_weight_of_the_wrong_size_is_named(cli, family_root, tmp_path):  #
 
 @pytest.mark.parametrize("variant", ["gemma2", "phi3-longrope"])
 def test_every_config_field_of_the_wrong_type_is_refused_by_name(family_root, variant, tmp_path):  # noqa: F811
-    """Each number or string in config.json (and in its rope settings) set to a value of another type: an
-    AutocliError, never an exception from the model code."""
+    """Each number or string in config.json (and in its rope settings) set to a value of another type or a
+    negative one: an AutocliError, at loading or in a forward pass, never an exception from the model code."""
     from autocli.errors import AutocliError
     from autocli.models import load_model_from_dir
 
@@ -82,7 +82,7 @@ def test_every_config_field_of_the_wrong_type_is_refused_by_name(family_root, va
             changed = {**config, field: bad} if sub is None else {**config, field: {**config[field], sub: bad}}
             (case / "config.json").write_text(json.dumps(changed))
             try:
-                load_model_from_dir(case, "causal-lm")
+                load_model_from_dir(case, "causal-lm")([list(range(2, 40))])  # a forward pass past the window
             except AutocliError:
                 pass
             shutil.rmtree(case)

@@ -118,6 +118,8 @@ def _windows(r: dict, layers: int) -> list:
     if kind is None:
         return [None] * layers
     window = r.get("sliding_window")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise InvalidCheckpoint(f"config.json: sliding_window is {window!r}", "it must be a positive whole number (or null)")
     if kind == "all":  # Mistral, Phi-3: every layer, when the config sets a window
         return [window] * layers
     # Qwen2/Qwen3: only with use_sliding_window, on the layers layer_types (or max_window_layers) marks;
