@@ -50,6 +50,10 @@ VARIANTS = {
     # the older spelling (rope_scaling with "type", original_max_position_embeddings beside it), full rotary
     "phi3-legacy": ("Phi3", dict(_SMALL, original_max_position_embeddings=ORIGINAL),
                     {"rope_parameters": None, "rope_scaling": LEGACY_ROPE}),
+    # LLaMA runs LongRoPE too, but its generate keeps the cache when the factors switch
+    "llama-longrope": ("Llama", dict(_SMALL, original_max_position_embeddings=ORIGINAL,
+                                     rope_parameters={**_LONGROPE, "short_factor": [1.0, 1.1, 1.2, 1.4], "long_factor": [2.0, 2.5, 4.0, 8.0]}),
+                       {}),
 }
 TASKS = ("causal-lm", "sequence-classification", "token-classification")  # no *ForQuestionAnswering in transformers
 

@@ -164,7 +164,7 @@ def _reference_generate(folder, variant, rows, eos):
     return [row[: row.index(eos) + 1] if eos in row else row for row in out[:, T:].tolist()]
 
 
-GEN = [(v, p) for v in VARIANTS for p in ("batch", "alone")] + [("phi3-longrope", "long"), ("phi3-legacy", "long")]
+GEN = [(v, p) for v in VARIANTS for p in ("batch", "alone")] + [("phi3-longrope", "long"), ("phi3-legacy", "long"), ("llama-longrope", "long")]
 
 
 @pytest.mark.parametrize("variant,prompts", GEN, ids=[f"{v}:{p}" for v, p in GEN])
@@ -173,7 +173,7 @@ def test_greedy_ids_equal_transformers(family_root, variant, prompts):
     texts = {"batch": [PROMPTS], "alone": [[p] for p in PROMPTS], "long": [[LONG_PROMPT, PROMPTS[1]]]}[prompts]
     for batch in texts:
         rows, ours, eos = _generate(folder, batch)
-        if variant.startswith("phi3-") and prompts != "long":
+        if variant.endswith(("-longrope", "-legacy")) and prompts != "long":
             assert max(map(len, rows)) < ORIGINAL < max(map(len, rows)) + NEW  # LongRoPE switches while generating
         if prompts == "long":
             assert max(map(len, rows)) > ORIGINAL and len(rows[0]) != len(rows[1])
