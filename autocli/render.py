@@ -210,38 +210,6 @@ def compat_tables(report) -> list:
     return out
 
 
-# --- generate (issue 4) --------------------------------------------------------------------------
-
-@table("GenerationSettings")
-def generation_settings_table(s):
-    from rich.markup import escape
-
-    tbl = simple_table("setting", "value", "source", title="generation settings")
-    for item in s.settings:
-        tbl.add_row(item.name, escape(json.dumps(item.value, ensure_ascii=False)), item.source)
-    return tbl
-
-
-def write_stream(text: str) -> None:
-    """Generated text as it arrives: written and flushed at once."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def generation_stats(stats) -> None:
-    """--stats: one line per batch of prompts, on stderr."""
-    mem = stats.peak_memory_bytes
-    parts = [
-        f"prompts {stats.prompts}",
-        f"prompt tokens {stats.prompt_tokens}",
-        f"prefill {stats.prefill_tokens_per_s:.1f} tok/s",
-        f"time to first token {stats.ttft_s * 1000:.1f} ms",
-        f"decode {stats.decode_tokens_per_s:.1f} tok/s ({stats.new_tokens} tokens)",
-        f"peak memory {mem / 2**20:.0f} MiB" if mem is not None else "peak memory n/a",
-    ]
-    print("stats: " + " · ".join(parts), file=sys.stderr, flush=True)
-
-
 # ---- encoder task tables (classify, tag, qa, fill-mask, embed, choose) ------------------------------
 
 ENTITY_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")

@@ -761,7 +761,7 @@ def render_template(template: str, **context) -> str:
     compiled = _compile(template)
     try:
         return compiled.render(**context)
-    except jinja2.exceptions.SecurityError as e:
+    except (jinja2.exceptions.SecurityError, OverflowError) as e:  # OverflowError: the sandbox's range() limit
         raise InvalidCheckpoint(f"the chat template tried something unsafe: {e}", "the sandbox refused it; do not trust this template") from None
     except jinja2.exceptions.TemplateError as e:
         raise UsageError(f"chat template: {e.message or e}", "the checkpoint's template refused these messages") from None

@@ -26,7 +26,7 @@ def _load(folder, dtype="float32"):
 
 
 def _settings(model, tok, gen_config=None, **flags):
-    from autocli.tasks.generate import resolve_settings
+    from autocli.tasks.gen_settings import resolve_settings
 
     return resolve_settings(model.config, gen_config, tok, flags)
 
@@ -48,7 +48,7 @@ def _reference(folder, variant, rows, eos, **kw):
 
 @pytest.mark.parametrize("variant", GEN_VARIANTS)
 def test_greedy_ids_equal_transformers(decoder_root, variant):
-    from autocli.tasks.generate import generate_batch
+    from autocli.tasks.gen_loop import run_batch
 
     folder = build_decoder(decoder_root, variant, "causal-lm")
     model, tok = _load(folder)
@@ -56,25 +56,25 @@ def test_greedy_ids_equal_transformers(decoder_root, variant):
     assert len(rows[0]) != len(rows[1])  # the batch is padded
     s = _settings(model, tok, max_new_tokens=NEW)
     eos = s["eos_token_id"][0]
-    ours, _ = generate_batch(model, tok, rows, s)
+    ours = run_batch(model, tok, rows, s).rows
     ref = _reference(folder, variant, rows, eos)
-    for (ids, _, reason), want in zip(ours, ref):
-        assert ids == want
-        assert reason == ("eos" if ids[-1] == eos else "length")
+    for [seq], want in zip(ours, ref):
+        assert seq.token_ids == want
+        assert seq.finish_reason == ("eos" if want[-1] == eos else "length")
 
 
 def test_repetition_penalty_matches_transformers(decoder_root):
-    from autocli.tasks.generate import generate_batch
+    from autocli.tasks.gen_loop import run_batch
 
     folder = build_decoder(decoder_root, "llama", "causal-lm")
     model, tok = _load(folder)
     rows = [tok.encode(p).ids for p in PROMPTS]
     s = _settings(model, tok, max_new_tokens=NEW, repetition_penalty=1.8)
-    ours, _ = generate_batch(model, tok, rows, s)
+    ours = [seq.token_ids for [seq] in run_batch(model, tok, rows, s).rows]
     ref = _reference(folder, "llama", rows, s["eos_token_id"][0], repetition_penalty=1.8)
-    assert [o[0] for o in ours] == ref
-    plain, _ = generate_batch(model, tok, rows, _settings(model, tok, max_new_tokens=NEW))
-    assert [o[0] for o in plain] != [o[0] for o in ours]  # the penalty changed something
+    assert ours == ref
+    plain = [seq.token_ids for [seq] in run_batch(model, tok, rows, _settings(model, tok, max_new_tokens=NEW)).rows]
+    assert plain != ours  # the penalty changed something
 
 
 @pytest.mark.parametrize("name", ["temperature", "top_k", "top_p", "min_p", "all"])
@@ -103,14 +103,16 @@ def test_sampling_processors_match_transformers(name):
 def test_repetition_penalty_math_matches_transformers():
     from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
 
-    from autocli.tasks.sampling import Chooser, Sampling, repetition_penalty
+    from autocli.tasks.processors import Processors
 
     logits = torch.randn(2, 30, generator=torch.Generator().manual_seed(1))
     seen_ids = torch.tensor([[3, 4, 4, 9], [0, 29, 7, 7]])
-    chooser = Chooser(Sampling(repetition_penalty=1.5), 2, 30)
-    chooser.observe(seen_ids)
     ref = RepetitionPenaltyLogitsProcessor(1.5)(seen_ids, logits.clone())
-    assert torch.equal(repetition_penalty(logits, chooser.seen, 1.5), ref)
+    assert torch.equal(Processors(repetition_penalty=1.5)(seen_ids, logits), ref)
+    # padding (real False) is not a token the row holds
+    real = torch.tensor([[False, True, True, True], [True, True, True, True]])
+    ours = Processors(repetition_penalty=1.5)(seen_ids, logits, real)
+    assert ours[0, 3] == logits[0, 3] and torch.equal(ours[1], ref[1])
 
 
 def _cli_jsonl(cli, folder, *args, input=None):
@@ -139,7 +141,7 @@ def test_eos_list_from_generation_config(decoder_root, cli):
     [rec] = _cli_jsonl(cli, folder, "Hello there", "--max-new-tokens", "12")
     assert rec["finish_reason"] == "eos"
     assert rec["token_ids"] == ids[: k + 1]
-    res = cli(["generate", folder, "--show-config"])
+    res = cli(["generate", folder, "--show-config", "--format", "table"])
     row = next(l for l in res.stdout.splitlines() if "eos_token_id" in l)
     assert "generation_config.json" in row and str(ids[k]) in row
 
@@ -244,7 +246,7 @@ def test_chat_without_template_is_refused(decoder_root, cli):
 
 def test_stream_hands_out_whole_characters(decoder_root):
     """Byte-level BPE splits an emoji over several tokens: no delta carries half of it."""
-    from autocli.tasks.generate import TextStream
+    from autocli.tasks.gen_text import TextStream
 
     tok = _load(build_decoder(decoder_root, "gpt2", "causal-lm"))[1]
     text = "Emoji such as 🙂 and 🚀, café, 東京"
@@ -257,7 +259,7 @@ def test_stream_hands_out_whole_characters(decoder_root):
 
 
 def test_stream_holds_back_a_possible_stop_string(decoder_root):
-    from autocli.tasks.generate import TextStream
+    from autocli.tasks.gen_text import TextStream
 
     tok = _load(build_decoder(decoder_root, "gpt2", "causal-lm"))[1]
     ids = tok.encode("one two three four").ids
@@ -273,7 +275,8 @@ def test_stream_holds_back_a_possible_stop_string(decoder_root):
 def test_streaming_prints_prompts_in_order_with_stats(decoder_root, cli):
     folder = build_decoder(decoder_root, "gpt2", "causal-lm")
     one = [cli(["generate", folder, p, "--max-new-tokens", "6"]).stdout for p in PROMPTS]
-    res = cli(["generate", folder, "--max-new-tokens", "6", "--stats", "--batch-size", "2"], input="\n".join(PROMPTS) + "\n")
+    res = cli(["generate", folder, "--max-new-tokens", "6", "--stats", "--batch-size", "2", "--format", "text"],
+              input="\n".join(PROMPTS) + "\n")
     assert res.exit_code == 0, res.stderr
     assert res.stdout == "".join(one)
     assert "prefill" in res.stderr and "time to first token" in res.stderr and "peak memory" in res.stderr
@@ -288,10 +291,10 @@ def test_bfloat16_runs_and_stays_close(decoder_root):
     ids = torch.tensor([tok.encode(PROMPTS[0]).ids])
     mask = torch.ones_like(ids)
     assert (bf16(ids, mask).float() - f32(ids, mask)).abs().max() < 0.1
-    from autocli.tasks.generate import generate_batch
+    from autocli.tasks.gen_loop import run_batch
 
-    out, _ = generate_batch(bf16, tok, [ids[0].tolist()], _settings(bf16, tok, max_new_tokens=4))
-    assert len(out[0][0]) in range(1, 5)
+    [[seq]] = run_batch(bf16, tok, [ids[0].tolist()], _settings(bf16, tok, max_new_tokens=4)).rows
+    assert len(seq.token_ids) in range(1, 5)
 
 
 def test_prompt_longer_than_the_context_fails_alone(decoder_root, cli):
@@ -304,12 +307,12 @@ def test_prompt_longer_than_the_context_fails_alone(decoder_root, cli):
 
 def test_each_row_stops_at_its_own_position_limit(decoder_root):
     """GPT-2's positions end at n_positions (96): a long prompt gets fewer new tokens than a short one in its batch."""
-    from autocli.tasks.generate import generate_batch
+    from autocli.tasks.gen_loop import run_batch
 
     model, tok = _load(build_decoder(decoder_root, "gpt2-scaled", "causal-lm"))
     long_row, short_row = list(range(10, 100)), list(range(10, 20))
-    out, _ = generate_batch(model, tok, [long_row, short_row], _settings(model, tok, max_new_tokens=10, ignore_eos=True))
-    assert [len(o[0]) for o in out] == [6, 10] and [o[2] for o in out] == ["length", "length"]
+    out = [seq for [seq] in run_batch(model, tok, [long_row, short_row], _settings(model, tok, max_new_tokens=10, ignore_eos=True)).rows]
+    assert [len(o.token_ids) for o in out] == [6, 10] and [o.finish_reason for o in out] == ["length", "length"]
 
 
 def test_bad_settings_are_usage_errors(decoder_root, cli):

@@ -27,7 +27,7 @@ def _load(folder):
 
 
 def _settings(model, tok, **flags):
-    from autocli.tasks.generate import resolve_settings
+    from autocli.tasks.gen_settings import resolve_settings
 
     return resolve_settings(model.config, None, tok, {"max_new_tokens": NEW, **flags}, seq2seq=True)
 
@@ -55,30 +55,31 @@ def _reference(folder, variant, rows, pad, eos: list[int], **kw):
 
 def _frequent(results) -> int:
     """A token the model produces often (not the first one): made an extra EOS, rows finish at different steps."""
-    counts = Counter(t for row in results for ids, *_ in row for t in ids[1:])
+    counts = Counter(t for row in results for seq in row for t in seq.token_ids[1:])
     return counts.most_common(1)[0][0]
 
 
 @pytest.mark.parametrize("variant", GEN_VARIANTS)
 def test_greedy_ids_equal_transformers(seq2seq_root, variant):
-    from autocli.tasks.generate import seq2seq_batch
+    from autocli.tasks.gen_loop import run_batch
 
     folder = build_seq2seq(seq2seq_root, variant, "seq2seq-lm")
     model, tok = _load(folder)
     rows = _rows(tok)
     s = _settings(model, tok)
-    ours, stats = seq2seq_batch(model, tok, rows, s)
+    result = run_batch(model, tok, rows, s)
+    ours, stats = result.rows, result.stats
     eos, pad = s["eos_token_id"], s["pad_token_id"]
-    assert [r[0][0] for r in ours] == _reference(folder, variant, rows, pad, eos, do_sample=False)
+    assert [r[0].token_ids for r in ours] == _reference(folder, variant, rows, pad, eos, do_sample=False)
     assert stats.prompt_tokens == sum(len(r) for r in rows) and stats.prefill_s > 0
     # a second, frequent EOS: rows stop at different steps, the finished one is fed padding
     extra = _frequent(ours)
     s2 = _settings(model, tok, ignore_eos=False)
     s2.settings = [x for x in s2.settings if x.name != "eos_token_id"] + [type(s2.settings[0])("eos_token_id", eos + [extra], "test")]
-    ours2, _ = seq2seq_batch(model, tok, rows, s2)
+    ours2 = run_batch(model, tok, rows, s2).rows
     want = _reference(folder, variant, rows, pad, eos + [extra], do_sample=False)
-    assert [r[0][0] for r in ours2] == want
-    assert any(r[0][2] == "eos" for r in ours2)
+    assert [r[0].token_ids for r in ours2] == want
+    assert any(r[0].finish_reason == "eos" for r in ours2)
 
 
 BEAM_CASES = [
@@ -92,32 +93,32 @@ BEAM_CASES = [
 
 @pytest.mark.parametrize("variant,kw", BEAM_CASES, ids=[f"{v}-{k['early_stopping']}" for v, k in BEAM_CASES])
 def test_beam_search_ids_equal_transformers(seq2seq_root, variant, kw):
-    from autocli.tasks.generate import seq2seq_batch
+    from autocli.tasks.gen_loop import run_batch
 
     folder = build_seq2seq(seq2seq_root, variant, "seq2seq-lm")
     model, tok = _load(folder)
     rows = _rows(tok)
     beam = dict(num_beams=4, no_repeat_ngram_size=3, num_return_sequences=2, **kw)
     s = _settings(model, tok, **beam)
-    plain, _ = seq2seq_batch(model, tok, rows, s)
-    best = plain[0][0][0]
+    plain = run_batch(model, tok, rows, s).rows
+    best = plain[0][0].token_ids
     # a second EOS id, one the best beam produces mid-way: 3K candidates a step, hypotheses of several lengths
     eos = s["eos_token_id"] + [next(t for t in best[4:] if t not in best[:4])]
     s.settings = [x for x in s.settings if x.name != "eos_token_id"] + [type(s.settings[0])("eos_token_id", eos, "test")]
-    ours, _ = seq2seq_batch(model, tok, rows, s)
+    ours = run_batch(model, tok, rows, s).rows
     want = _reference(folder, variant, rows, s["pad_token_id"], eos, do_sample=False, **beam)
-    got = [hyp[0] for row in ours for hyp in row]
+    got = [hyp.token_ids for row in ours for hyp in row]
     assert got == want
     # the extra EOS mattered: hypotheses finished early, or the search they joined returned something else
     # ("never" with a length penalty > 1 may keep preferring the longest hypotheses)
     if kw["early_stopping"] != "never":
-        assert any(g[-1] in eos for g in got) or got != [hyp[0] for row in plain for hyp in row]
-    scores = [hyp[3] for row in ours for hyp in row]
+        assert any(g[-1] in eos for g in got) or got != [hyp.token_ids for row in plain for hyp in row]
+    scores = [hyp.score for row in ours for hyp in row]
     assert scores[0] >= scores[1] and scores[2] >= scores[3]  # best first
 
 
 def test_forced_bos_and_min_length_match_transformers(seq2seq_root):
-    from autocli.tasks.generate import seq2seq_batch
+    from autocli.tasks.gen_loop import run_batch
 
     folder = build_seq2seq(seq2seq_root, "bart", "seq2seq-lm")
     model, tok = _load(folder)
@@ -125,16 +126,16 @@ def test_forced_bos_and_min_length_match_transformers(seq2seq_root):
     flags = dict(forced_bos_token_id=7, min_length=10, repetition_penalty=1.3)
     for beam in ({}, dict(num_beams=3, no_repeat_ngram_size=2)):
         s = _settings(model, tok, **flags, **beam)
-        ours, _ = seq2seq_batch(model, tok, rows, s)
-        assert all(r[0][0][0] == 7 for r in ours)
+        ours = run_batch(model, tok, rows, s).rows
+        assert all(r[0].token_ids[0] == 7 for r in ours)
         want = _reference(folder, "bart", rows, s["pad_token_id"], s["eos_token_id"], do_sample=False, **flags, **beam)
-        assert [r[0][0] for r in ours] == want
+        assert [r[0].token_ids for r in ours] == want
 
 
 def test_no_repeat_ngram_math_matches_transformers():
     from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
 
-    from autocli.tasks.beam import no_repeat_ngram
+    from autocli.tasks.processors import no_repeat_ngram
 
     g = torch.Generator().manual_seed(0)
     seqs = torch.randint(0, 5, (6, 12), generator=g)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -9,16 +10,17 @@ import typer
 
 from autocli.cli import options as o
 
-BATCH_SIZE = 8
+BATCH_SIZE = 8  # tasks/gen_settings.BATCH_SIZE; here too so that --help imports no task code
 DECODING = "Decoding (defaults: generation_config.json, else greedy)"
 BEAMS = "Encoder-decoders (t5, bart): beam search and task prefixes"
 SEQ2SEQ_MODULES = ("t5", "bart")  # family modules whose LM is an encoder-decoder
 
 EPILOG = (
     "Settings come from the checkpoint's generation_config.json, then these options; --show-config lists each "
-    "value and its source. Text streams to stdout as it is produced, one prompt after another, each ending "
-    "with a newline; --format jsonl gives one record per prompt (text, token_ids, finish_reason eos|stop|length, "
-    "timings).\n\n"
+    "value and its source. On a terminal, text streams as it is produced, one prompt after another, each ending "
+    "with a newline. In a pipe, one prompt gives its plain text and several give JSONL, one record per prompt in "
+    "input order (index, text, token_ids, finish_reason eos|stop|length, timings); --format text|table|json|jsonl "
+    "chooses. --logprobs N adds each token's log-probability and the N most likely tokens at that step.\n\n"
     "Examples:\n\n"
     "  autocli generate openai-community/gpt2 \"The meaning of life is\" --max-new-tokens 40\n\n"
     "  autocli generate Qwen/Qwen2.5-0.5B-Instruct --chat \"Name three rivers.\" --sample --temperature 0.7 --seed 1\n\n"
@@ -30,40 +32,17 @@ EPILOG = (
 
 class GenFormat(str, Enum):
     text = "text"
+    table = "table"
     json = "json"
     jsonl = "jsonl"
 
 
-class OrderedStream:
-    """Streams each prompt's text in input order: the current prompt live, later ones buffered until
-    their turn (a batch produces several at once)."""
-
-    def __init__(self, indices: list[int], write):
-        self.order = list(indices)
-        self.pos = 0
-        self.write = write
-        self.pending: dict[int, list[str]] = {i: [] for i in self.order}
-        self.done: dict[int, bool] = {}
-
-    def text(self, index: int, delta: str) -> None:
-        if self.pos < len(self.order) and index == self.order[self.pos]:
-            self.write(delta)
-        else:
-            self.pending[index].append(delta)
-
-    def finished(self, index: int, ok: bool) -> None:
-        """The record for `index` is complete: print what is now due, each finished prompt ending in a newline."""
-        self.done[index] = ok
-        while self.pos < len(self.order):
-            current = self.order[self.pos]
-            if self.pending[current]:
-                self.write("".join(self.pending[current]))
-                self.pending[current] = []
-            if current not in self.done:
-                return
-            if self.done[current]:
-                self.write("\n")
-            self.pos += 1
+def default_format(prompts: int, logprobs: bool, tty: bool) -> GenFormat:
+    """Without --format: streamed text on a terminal (a table with --logprobs, which text cannot show); in a
+    pipe the machine form: one prompt's plain text, or JSONL records (always with --logprobs)."""
+    if tty:
+        return GenFormat.table if logprobs else GenFormat.text
+    return GenFormat.text if prompts == 1 and not logprobs else GenFormat.jsonl
 
 
 def generate_cmd(
@@ -86,10 +65,12 @@ def generate_cmd(
     early_stopping: Annotated[Optional[bool], typer.Option("--early-stopping/--no-early-stopping", help="Stop the search once N beams have finished.", rich_help_panel=BEAMS, show_default=False)] = None,
     no_repeat_ngram_size: Annotated[Optional[int], typer.Option("--no-repeat-ngram-size", min=0, help="Never repeat an N-gram of the output (0 = off).", rich_help_panel=BEAMS)] = None,
     num_return_sequences: Annotated[Optional[int], typer.Option("--num-return-sequences", min=1, help="Sequences per input from beam search (the best is the record's text).", rich_help_panel=BEAMS)] = None,
+    logprobs: Annotated[Optional[int], typer.Option("--logprobs", min=0, max=100, help="Add each new token's log-probability and the N most likely tokens at its step.", rich_help_panel=o.OUT)] = None,
+    echo: Annotated[bool, typer.Option("--echo", help="Print the prompt and its continuation as one text (decoded together).", rich_help_panel=o.OUT)] = False,
     task_prefix: Annotated[Optional[str], typer.Option("--task-prefix", help="Apply a task_specific_params entry (T5: summarization, translation_en_to_de, ...): its prefix and settings.", rich_help_panel=BEAMS)] = None,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print each generation setting with its source, and exit.", rich_help_panel=o.OUT)] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print prompt tokens, prefill and decode speed, time to first token and peak memory to stderr.", rich_help_panel=o.OUT)] = False,
-    fmt: Annotated[GenFormat, typer.Option("--format", "-f", help="text: streamed; jsonl: one record per prompt; json: one document.", rich_help_panel=o.OUT)] = GenFormat.text,
+    fmt: Annotated[Optional[GenFormat], typer.Option("--format", "-f", help="text: streamed; table; jsonl: one record per prompt; json: one document (default: text on a terminal, the machine form in a pipe).", rich_help_panel=o.OUT, show_default=False)] = None,
     input_file: o.InputFile = None,
     jsonl: o.JsonlInput = False,
     batch_size: o.BatchSize = BATCH_SIZE,
@@ -102,40 +83,27 @@ def generate_cmd(
     token: o.Token = None,
 ) -> None:
     """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
-    from autocli import registry, render
     from autocli.checkpoint import Checkpoint
     from autocli.config import refuse_remote_code
-    from autocli.errors import Unsupported, UsageError
-    from autocli.tasks.generate import GENERATION_CONFIG, resolve_settings, task_prefix as find_task
+    from autocli.errors import UsageError
+    from autocli.tasks.gen_settings import task_prefix as find_task
 
     flags = {
         "do_sample": sample, "temperature": temperature, "top_k": top_k, "top_p": top_p, "min_p": min_p,
         "repetition_penalty": repetition_penalty, "max_new_tokens": max_new_tokens, "stop_strings": list(stop or []),
-        "seed": seed, "ignore_eos": ignore_eos,
+        "seed": seed, "ignore_eos": ignore_eos, "num_beams": num_beams, "length_penalty": length_penalty,
+        "early_stopping": early_stopping, "no_repeat_ngram_size": no_repeat_ngram_size,
+        "num_return_sequences": num_return_sequences,
     }
     if temperature == 0 and sample is None:
         flags["do_sample"] = False  # --temperature 0 means greedy
     ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
     refuse_remote_code(ckpt)
     config = ckpt.config()
-    fam = registry.family(config.model_type)
-    seq2seq = fam is not None and fam.module in SEQ2SEQ_MODULES
-    if seq2seq and "causal-lm" in registry.declared_tasks(config.architectures):
-        raise Unsupported(f"{config.architectures[0]} (a decoder without its encoder) is not supported by generate",
-                          "generate runs the encoder-decoder checkpoints (*ForConditionalGeneration) of this family")
-    beam_flags = {"num_beams": num_beams, "length_penalty": length_penalty, "early_stopping": early_stopping,
-                  "no_repeat_ngram_size": no_repeat_ngram_size, "num_return_sequences": num_return_sequences}
-    if not seq2seq and (any(v is not None for v in beam_flags.values()) or task_prefix is not None):
-        given = [k for k, v in beam_flags.items() if v is not None] + (["task_prefix"] if task_prefix is not None else [])
-        raise Unsupported(f"--{given[0].replace('_', '-')} is for encoder-decoder checkpoints (t5, bart), not {config.model_type}",
-                          "drop the option; causal LMs decode greedily or by sampling")
-    flags.update(beam_flags)
+    seq2seq = _is_seq2seq(config, flags, task_prefix, echo)
     prefix, task_params = find_task(config, task_prefix) if task_prefix is not None else ("", None)
     if show_config:
-        from autocli.tokenizer import load_tokenizer
-
-        settings = resolve_settings(config, ckpt.json(GENERATION_CONFIG), load_tokenizer(ckpt), flags, seq2seq=seq2seq, task_params=task_params)
-        render.emit(settings, "table" if fmt == GenFormat.text else fmt.value)
+        _show_config(ckpt, flags, seq2seq, task_params, fmt)
         return
     if system is not None and not chat and not jsonl:
         raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
@@ -143,39 +111,89 @@ def generate_cmd(
     for p in items:
         if prefix and p.text is not None:
             p.text = prefix + p.text
+    fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
     from autocli.models import load_model, resolve_device
     from autocli.tasks.generate import auto_dtype, encode_prompts, generate
     from autocli.tokenizer import load_tokenizer
 
-    tokenizer = load_tokenizer(ckpt)
-    if chat and tokenizer.chat_template is None:
-        raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
-                          "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
-    settings = resolve_settings(config, ckpt.json(GENERATION_CONFIG), tokenizer, flags, seq2seq=seq2seq, task_params=task_params)
+    tokenizer = _tokenizer(ckpt, chat, load_tokenizer)
+    settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     encode_prompts(tokenizer, items, chat, system)
     dt = dtype
     if dt == "auto":
         ready = [p for p in items if p.ids is not None]
-        dt = auto_dtype(ckpt.config(), resolve_device(device), sum(len(p.ids) for p in ready),
-                        settings["max_new_tokens"] * len(ready))
+        dt = auto_dtype(config, resolve_device(device), sum(len(p.ids) for p in ready), settings["max_new_tokens"] * len(ready))
     loaded = load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
+    _print(items, fmt, stats, lambda on_text, on_stats: generate(
+        loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size, logprobs=logprobs,
+        echo=echo, on_text=on_text, on_stats=on_stats))
 
-    stream = OrderedStream([p.index for p in items], render.write_stream) if fmt == GenFormat.text else None
+
+def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
+    """Whether the checkpoint generates with an encoder-decoder; options that only apply to the other kind are refused."""
+    from autocli import registry
+    from autocli.errors import Unsupported
+
+    fam = registry.family(config.model_type)
+    seq2seq = fam is not None and fam.module in SEQ2SEQ_MODULES
+    if seq2seq and "causal-lm" in registry.declared_tasks(config.architectures):
+        raise Unsupported(f"{config.architectures[0]} (a decoder without its encoder) is not supported by generate",
+                          "generate runs the encoder-decoder checkpoints (*ForConditionalGeneration) of this family")
+    beam_flags = ("num_beams", "length_penalty", "early_stopping", "no_repeat_ngram_size", "num_return_sequences")
+    given = [k for k in beam_flags if flags[k] is not None] + (["task_prefix"] if task_prefix is not None else [])
+    if not seq2seq and given:
+        raise Unsupported(f"--{given[0].replace('_', '-')} is for encoder-decoder checkpoints (t5, bart), not {config.model_type}",
+                          "drop the option; causal LMs decode greedily or by sampling")
+    if seq2seq and echo:
+        raise Unsupported("--echo is for decoder-only models: an encoder-decoder's output does not continue its input",
+                          "drop --echo")
+    return seq2seq
+
+
+def _tokenizer(ckpt, chat: bool, load_tokenizer):
+    from autocli.errors import Unsupported
+
+    tokenizer = load_tokenizer(ckpt)
+    if chat and tokenizer.chat_template is None:
+        raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
+                          "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
+    return tokenizer
+
+
+def _resolve(ckpt, tokenizer, flags: dict, seq2seq: bool, task_params):
+    from autocli.tasks.gen_settings import GENERATION_CONFIG, resolve_settings
+
+    return resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), tokenizer, flags, seq2seq=seq2seq, task_params=task_params)
+
+
+def _show_config(ckpt, flags: dict, seq2seq: bool, task_params, fmt) -> None:
+    """--show-config: the settings table on a terminal, one JSON document in a pipe."""
+    from autocli import render, render_generate  # noqa: F401  (registers the settings table)
+    from autocli.tokenizer import load_tokenizer
+
+    settings = _resolve(ckpt, load_tokenizer(ckpt), flags, seq2seq, task_params)
+    if fmt is None:
+        fmt = GenFormat.table if sys.stdout.isatty() else GenFormat.json
+    render.emit(settings, "table" if fmt in (GenFormat.text, GenFormat.table) else fmt.value)
+
+
+def _print(items, fmt: GenFormat, stats: bool, run) -> None:
+    """Run the generation and print each record as the format says; exit 7 when some prompts failed."""
+    from autocli import render, render_generate as rg
+
+    stream = rg.OrderedStream([p.index for p in items]) if fmt == GenFormat.text else None
     batch = render.Batch("Generation")
-    for record in generate(loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size,
-                           on_text=stream.text if stream else None,
-                           on_stats=render.generation_stats if stats else None):
+    for record in run(stream.text if stream else None, rg.generation_stats if stats else None):
         batch.records.append(record)
-        ok = not isinstance(record, render.ErrorRecord)
         if stream is not None:
-            if not ok:
-                render.stream_error(record)
-            stream.finished(record.index, ok)
+            stream.finished(record)
         elif fmt == GenFormat.jsonl:
-            render.emit(record, "jsonl")
+            rg.jsonl_record(record)
     if fmt == GenFormat.json:
-        render.emit(batch, "json")
+        rg.json_document(batch.records)
+    elif fmt == GenFormat.table:
+        render.emit(batch, "table")
     render.finish(batch, "prompts")
 
 
