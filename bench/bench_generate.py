@@ -10,7 +10,7 @@ Random checkpoints of real sizes are built once with transformers into bench/out
 Rows per case, interleaved in every round (the machine drifts) and best round kept:
   transformers   model.generate(..., do_sample=False): time to first token = a 1-token generate,
                  decode ms/token = (128-token generate - 1-token generate) / 127
-  autocli        tasks.generate.generate_batch (prefill, then one decode call per token, text decoded too)
+  autocli        tasks.gen_loop.run_batch (prefill, then one decode call per token, text decoded too)
   prefill        autocli's prefill of a 256-token prompt, per token (the cost --dtype auto weighs)
   kernel bound   every weight matrix of autocli's decode step multiplied by one row with the same kernel and
                  layout (F.linear on [out, in], or x @ W on [in, out]) back to back: the least time torch's
@@ -102,7 +102,8 @@ def bench_case(name: str, dtype: str, rounds: int, new: int, prompt_len: int) ->
     import transformers
 
     from autocli.models import load_model_from_dir
-    from autocli.tasks.generate import resolve_settings, generate_batch
+    from autocli.tasks.gen_loop import run_batch
+    from autocli.tasks.gen_settings import resolve_settings
     from autocli.tokenizer import load_tokenizer_from_dir
 
     folder = build(name)
@@ -122,14 +123,14 @@ def bench_case(name: str, dtype: str, rounds: int, new: int, prompt_len: int) ->
     stats = {}
 
     def mine():
-        _, st = generate_batch(ours, tok, [prompt[0].tolist()], settings)
+        st = run_batch(ours, tok, [prompt[0].tolist()], settings).stats
         stats["last"] = st
 
     long_prompt = torch.randint(1000, 20000, (1, LONG_PROMPT), generator=g)[0].tolist()
     one = resolve_settings(ours.config, None, tok, {"max_new_tokens": 1, "ignore_eos": True})
 
     def prefill_long():
-        _, st = generate_batch(ours, tok, [long_prompt], one)
+        st = run_batch(ours, tok, [long_prompt], one).stats
         stats["prefill"] = st.prefill_s / LONG_PROMPT
 
     hf(2), mine()  # warm-up (and autocli's one-time decode layout)

@@ -66,7 +66,8 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from autocli.models import load_model_from_dir
-    from autocli.tasks.generate import resolve_settings, seq2seq_batch
+    from autocli.tasks.gen_loop import run_batch
+    from autocli.tasks.gen_settings import resolve_settings
     from autocli.tokenizer import load_tokenizer_from_dir
 
     torch.set_num_threads(args.threads)
@@ -93,14 +94,14 @@ def main() -> None:
     def mine(beams: int):
         s = resolve_settings(ours.config, None, tok, {"max_new_tokens": args.new, "ignore_eos": True, "num_beams": beams},
                              seq2seq=True)
-        _, st = seq2seq_batch(ours, tok, rows, s)
+        st = run_batch(ours, tok, rows, s).stats
         stats[beams] = st
 
     cases = [("greedy", 1), (f"{args.beams} beams", args.beams)]
     for _, k in cases:  # warm-up
         hf(k), mine(k)
-    assert hf(1)[0, 1:].tolist() == seq2seq_batch(ours, tok, rows, resolve_settings(
-        ours.config, None, tok, {"max_new_tokens": args.new, "ignore_eos": True}, seq2seq=True))[0][0][0][0], "greedy ids differ"
+    assert hf(1)[0, 1:].tolist() == run_batch(ours, tok, rows, resolve_settings(
+        ours.config, None, tok, {"max_new_tokens": args.new, "ignore_eos": True}, seq2seq=True)).rows[0][0].token_ids, "greedy ids differ"
     res = {name: {"hf": [], "hf_enc": [], "ac": [], "ac_enc": []} for name, _ in cases}
     for _ in range(args.rounds):
         for name, k in cases:
