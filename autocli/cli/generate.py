@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from autocli.cli import options as o
+from autocli.tasks.gen_settings import BATCH_SIZE, MAX_NEW_TOKENS  # torch-free
 
-BATCH_SIZE = 8  # tasks/gen_settings.BATCH_SIZE; here too so that --help imports no task code
 DECODING = "Decoding (defaults: generation_config.json, else greedy)"
 BEAMS = "Encoder-decoders (t5, bart): beam search and task prefixes"
 SEQ2SEQ_MODULES = ("t5", "bart")  # family modules whose LM is an encoder-decoder
@@ -57,7 +57,7 @@ def generate_cmd(
     min_p: Annotated[Optional[float], typer.Option("--min-p", min=0.0, max=1.0, help="Drop tokens below MIN_P x the top probability.", rich_help_panel=DECODING)] = None,
     repetition_penalty: Annotated[Optional[float], typer.Option("--repetition-penalty", help="Penalise tokens already present (1 = off).", rich_help_panel=DECODING)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed: the same seed gives the same samples.", rich_help_panel=DECODING)] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="New tokens per prompt at most (default 256).", rich_help_panel=DECODING)] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help=f"New tokens per prompt at most (default {MAX_NEW_TOKENS}).", rich_help_panel=DECODING)] = None,
     ignore_eos: Annotated[bool, typer.Option("--ignore-eos", help="Do not stop at end-of-sequence tokens (benchmarks).", rich_help_panel=DECODING)] = False,
     stop: Annotated[Optional[list[str]], typer.Option("--stop", help="Stop when the text contains STRING (repeatable); it is not printed.", rich_help_panel=DECODING)] = None,
     num_beams: Annotated[Optional[int], typer.Option("--num-beams", min=1, help="Beam search with N beams (1 = greedy or sampling).", rich_help_panel=BEAMS)] = None,
@@ -83,51 +83,65 @@ def generate_cmd(
     token: o.Token = None,
 ) -> None:
     """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
-    from autocli.checkpoint import Checkpoint
-    from autocli.config import refuse_remote_code
-    from autocli.errors import UsageError
     from autocli.tasks.gen_settings import task_prefix as find_task
+    from autocli.tasks.generate import generate
 
-    flags = {
-        "do_sample": sample, "temperature": temperature, "top_k": top_k, "top_p": top_p, "min_p": min_p,
-        "repetition_penalty": repetition_penalty, "max_new_tokens": max_new_tokens, "stop_strings": list(stop or []),
-        "seed": seed, "ignore_eos": ignore_eos, "num_beams": num_beams, "length_penalty": length_penalty,
-        "early_stopping": early_stopping, "no_repeat_ngram_size": no_repeat_ngram_size,
-        "num_return_sequences": num_return_sequences,
-    }
-    if temperature == 0 and sample is None:
-        flags["do_sample"] = False  # --temperature 0 means greedy
-    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    refuse_remote_code(ckpt)
+    flags = _flags(locals())
+    ckpt = _checkpoint(model, revision, cache_dir, token, offline)
     config = ckpt.config()
     seq2seq = _is_seq2seq(config, flags, task_prefix, echo)
     prefix, task_params = find_task(config, task_prefix) if task_prefix is not None else ("", None)
     if show_config:
         _show_config(ckpt, flags, seq2seq, task_params, fmt)
         return
-    if system is not None and not chat and not jsonl:
-        raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
-    items = _prompts(prompts, input_file, jsonl)
-    for p in items:
-        if prefix and p.text is not None:
-            p.text = prefix + p.text
+    items = _prompts(prompts, input_file, jsonl, prefix, chat, system)
     fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
-    from autocli.models import load_model, resolve_device
-    from autocli.tasks.generate import auto_dtype, encode_prompts, generate
-    from autocli.tokenizer import load_tokenizer
-
-    tokenizer = _tokenizer(ckpt, chat, load_tokenizer)
+    tokenizer = _tokenizer(ckpt, chat)
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
+    loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, device, dtype, allow_pickle)
+    _print(items, fmt, stats, lambda on_text, on_stats: generate(
+        loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size, logprobs=logprobs,
+        echo=echo, on_text=on_text, on_stats=on_stats))
+
+
+def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, device, dtype, allow_pickle: bool):
+    """The model, in the dtype --dtype auto picks for this job (the prompts are encoded first to weigh it)."""
+    from autocli.models import load_model, resolve_device
+    from autocli.tasks.generate import auto_dtype, encode_prompts
+
     encode_prompts(tokenizer, items, chat, system)
     dt = dtype
     if dt == "auto":
         ready = [p for p in items if p.ids is not None]
-        dt = auto_dtype(config, resolve_device(device), sum(len(p.ids) for p in ready), settings["max_new_tokens"] * len(ready))
-    loaded = load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
-    _print(items, fmt, stats, lambda on_text, on_stats: generate(
-        loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size, logprobs=logprobs,
-        echo=echo, on_text=on_text, on_stats=on_stats))
+        dt = auto_dtype(ckpt.config(), resolve_device(device), sum(len(p.ids) for p in ready),
+                        settings["max_new_tokens"] * len(ready))
+    return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
+
+
+def _checkpoint(model: str, revision, cache_dir, token, offline: bool):
+    """The checkpoint's files; remote code is refused before anything reads them."""
+    from autocli.checkpoint import Checkpoint
+    from autocli.config import refuse_remote_code
+
+    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    refuse_remote_code(ckpt)
+    return ckpt
+
+
+# command-line option -> generation setting (the others keep their names)
+SETTING_NAMES = {"sample": "do_sample", "stop": "stop_strings"}
+SETTINGS = ("sample", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "max_new_tokens", "stop", "seed",
+            "ignore_eos", "num_beams", "length_penalty", "early_stopping", "no_repeat_ngram_size", "num_return_sequences")
+
+
+def _flags(options: dict) -> dict:
+    """The generation settings given on the command line (None: not given)."""
+    flags = {SETTING_NAMES.get(k, k): options[k] for k in SETTINGS}
+    flags["stop_strings"] = list(flags["stop_strings"] or [])
+    if options["temperature"] == 0 and options["sample"] is None:
+        flags["do_sample"] = False  # --temperature 0 means greedy
+    return flags
 
 
 def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
@@ -151,8 +165,9 @@ def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
     return seq2seq
 
 
-def _tokenizer(ckpt, chat: bool, load_tokenizer):
+def _tokenizer(ckpt, chat: bool):
     from autocli.errors import Unsupported
+    from autocli.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(ckpt)
     if chat and tokenizer.chat_template is None:
@@ -197,11 +212,14 @@ def _print(items, fmt: GenFormat, stats: bool, run) -> None:
     render.finish(batch, "prompts")
 
 
-def _prompts(args, input_file, jsonl: bool):
-    """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text) or "messages" (chat)."""
+def _prompts(args, input_file, jsonl: bool, prefix: str, chat: bool, system: str | None):
+    """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text, after the task prefix) or "messages" (chat)."""
     from autocli.errors import UsageError
     from autocli.inputs import read_inputs
     from autocli.tasks.generate import Prompt
+
+    if system is not None and not chat and not jsonl:
+        raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
 
     out = []
     for item in read_inputs(args, input_file, jsonl, primary="prompt"):
@@ -214,7 +232,7 @@ def _prompts(args, input_file, jsonl: bool):
                 else:
                     p.messages = messages
             elif isinstance(text, str):
-                p.text = text
+                p.text = prefix + text
             else:
                 got = "missing" if text is None else f"a {type(text).__name__}"
                 p.error = UsageError(f"input {item.index}: field 'prompt' is {got}", 'each JSONL object needs "prompt": "..." or "messages": [...]')
