@@ -66,7 +66,7 @@ def _pooling_config(ckpt) -> list[str]:
 def plan(ckpt) -> list[tuple[str, str]]:
     """(file, kind) for every small file the commands read that this checkpoint has, in reading order."""
     from autocli.inspect import PREPROCESSOR_FILES
-    from autocli.tasks.generate import GENERATION_CONFIG
+    from autocli.tasks.gen_settings import GENERATION_CONFIG
 
     listed = ckpt.files()
     groups = (
