@@ -10,7 +10,9 @@ import math
 import sys
 
 from autocli import render
-from autocli.render import ErrorRecord
+from autocli.results import ErrorRecord
+from autocli.tasks.gen_settings import GenerationSettings
+from autocli.tasks.generate import Generation
 
 SECONDS = 4  # decimals of a duration in seconds
 RATE = 2  # decimals of a tokens-per-second rate
@@ -75,14 +77,14 @@ def json_document(records: list) -> None:
     render.write_line(_dumps([record(r) for r in records], 2))
 
 
-@render.table("Generation")
-def generation_tables(batch) -> list:
+@render.table(Generation)
+def generation_tables(records) -> list:
     """One row per prompt; with --logprobs, then each prompt's tokens with their log-probabilities."""
     from rich.markup import escape
 
     tbl = render.simple_table("#", "text", "finish", "new tokens", "decode tok/s")
     details = []
-    for rec in batch.records:
+    for rec in records:
         if isinstance(rec, ErrorRecord):
             render.error_rows(tbl, rec, 5)
             continue
@@ -103,7 +105,7 @@ def _logprob_table(rec):
     return tbl
 
 
-@render.table("GenerationSettings")
+@render.table(GenerationSettings)
 def generation_settings_table(s):
     from rich.markup import escape
 

@@ -77,7 +77,6 @@ def test_head_closes_the_pipe_early_quietly(decoder_root, script, fmt):
     assert res.stderr == "" and len(res.stdout.splitlines()) == 1, (res.exit_code, res.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason="click turns EPIPE into exit 1 before autocli's boundary sees it (cli/__init__.py)")
 @pytest.mark.parametrize("fmt", ["jsonl", "text"])
 def test_head_closes_the_pipe_early_with_exit_0(decoder_root, script, fmt):
     res = _head(build_decoder(decoder_root, "gpt2", "causal-lm"), script, fmt)

@@ -196,20 +196,29 @@ def _show_config(ckpt, flags: dict, seq2seq: bool, task_params, fmt) -> None:
 def _print(items, fmt: GenFormat, stats: bool, run) -> None:
     """Run the generation and print each record as the format says; exit 7 when some prompts failed."""
     from autocli import render, render_generate as rg
+    from autocli.tasks.generate import Generation
 
     stream = rg.OrderedStream([p.index for p in items]) if fmt == GenFormat.text else None
-    batch = render.Batch("Generation")
-    for record in run(stream.text if stream else None, rg.generation_stats if stats else None):
-        batch.records.append(record)
+    records = run(stream.text if stream else None, rg.generation_stats if stats else None)
+    if fmt == GenFormat.table:  # its columns fit every record: printed at the end
+        render.finish(render.emit_records(records, "table", of=Generation), "prompts")
+        return
+    tally, kept = render.Tally(), []
+    for record in records:
+        tally.total += 1
+        if isinstance(record, render.ErrorRecord):
+            tally.failed += 1
+            if stream is None:  # the streamed text says it itself
+                render.stream_error(record)
         if stream is not None:
             stream.finished(record)
         elif fmt == GenFormat.jsonl:
             rg.jsonl_record(record)
+        else:
+            kept.append(record)
     if fmt == GenFormat.json:
-        rg.json_document(batch.records)
-    elif fmt == GenFormat.table:
-        render.emit(batch, "table")
-    render.finish(batch, "prompts")
+        rg.json_document(kept)
+    render.finish(tally, "prompts")
 
 
 def _prompts(args, input_file, jsonl: bool, prefix: str, chat: bool, system: str | None):

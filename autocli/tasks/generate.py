@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from autocli.errors import AutocliError, InvalidCheckpoint, UsageError
-from autocli.render import ErrorRecord, error_record
+from autocli.results import ErrorRecord, error_record
 from autocli.tasks.gen_settings import BATCH_SIZE, GenerationSettings, check_ids_in_vocab
 from autocli.tasks.gen_text import TokenLogprob
 
