@@ -141,15 +141,16 @@ def test_fused_weights_load_as_views(family_root):
 
 def _generate(folder, prompts: list[str], replay: bool = True):
     from autocli.models import load_model_from_dir
-    from autocli.tasks.generate import generate_batch, resolve_settings
+    from autocli.tasks.gen_loop import run_batch
+    from autocli.tasks.gen_settings import resolve_settings
     from autocli.tokenizer import load_tokenizer_from_dir
 
     model, tok = load_model_from_dir(folder, "causal-lm", device="cpu", dtype="float32"), load_tokenizer_from_dir(folder)
     model.module.model.replays &= replay
     rows = [tok.encode(p).ids for p in prompts]
     s = resolve_settings(model.config, None, tok, {"max_new_tokens": NEW})
-    out, _ = generate_batch(model, tok, rows, s)
-    return rows, [o[0] for o in out], s["eos_token_id"][0]
+    out = run_batch(model, tok, rows, s).rows
+    return rows, [seq.token_ids for [seq] in out], s["eos_token_id"][0]
 
 
 def _reference_generate(folder, variant, rows, eos):
