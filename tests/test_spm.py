@@ -80,7 +80,7 @@ def test_reader_equals_the_protobuf(spm_dirs):
     """Every field autocli reads, against sentencepiece's own protobuf parse of the same file."""
     from sentencepiece import sentencepiece_model_pb2 as pb
 
-    from autocli.spm import read_model
+    from autocli.tokenizer.spm import read_model
 
     for folder in spm_dirs.values():
         path = folder / "spm.model"
@@ -98,7 +98,7 @@ def test_reader_equals_the_protobuf(spm_dirs):
 
 def test_negative_ids_and_defaults():
     """pad_id -1 travels as a 10-byte varint; absent fields keep the proto's defaults."""
-    from autocli.spm import parse_model
+    from autocli.tokenizer.spm import parse_model
 
     piece = b"\x0a\x03\x0a\x01a"  # pieces { piece: "a" }
     trainer = b"\x12\x0c" + b"\xd8\x02" + b"\xff" * 9 + b"\x01"  # trainer_spec { pad_id: -1 } (field 43)
@@ -131,7 +131,7 @@ def test_malformed_models_are_invalid(tmp_path, data, match):
 @given(data=st.binary(max_size=300), cut=st.integers(min_value=0, max_value=10_000))
 def test_hostile_bytes_never_crash(spm_dirs, data, cut):
     """Random bytes, and real models cut short or with bytes spliced in: parsed or refused, nothing else."""
-    from autocli.spm import _Malformed, parse_model
+    from autocli.tokenizer.spm import _Malformed, parse_model
 
     real = (spm_dirs["deberta-v3"] / "spm.model").read_bytes()
     for blob in (data, real[:cut], real[:cut] + data + real[cut:]):

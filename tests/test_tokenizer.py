@@ -363,7 +363,7 @@ def test_no_tokenizer_files(tmp_path):
     ("tokenizer.model", {}),
 ])
 def test_sentencepiece_only_without_a_converter_is_unsupported(tmp_path, name, config):
-    """A SentencePiece model that no converter of autocli handles (DeBERTa-v2's is in autocli/spm.py)."""
+    """A SentencePiece model that no converter of autocli handles (DeBERTa-v2's is in autocli/tokenizer/spm.py)."""
     (tmp_path / name).write_bytes(b"\x0a\x05hello")
     if config is not None:
         (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
@@ -395,7 +395,9 @@ def test_bad_added_tokens_decoder(tmp_path, minilm_dir):
 
 def test_oversized_files_are_refused(tmp_path, minilm_dir, monkeypatch):
     shutil.copy(minilm_dir / "tokenizer.json", tmp_path)
-    monkeypatch.setattr(tk, "MAX_TOKENIZER_BYTES", 1000)
+    from autocli.tokenizer import files
+
+    monkeypatch.setattr(files, "MAX_TOKENIZER_BYTES", 1000)
     with pytest.raises(InvalidCheckpoint, match="limit"):
         load_tokenizer_from_dir(tmp_path)
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 from autocli.config import MAX_TOKENIZER_BYTES, read_json
 from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.tokenizer.formats import flag
 
 # SentencePiece.type values (sentencepiece_model.proto)
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -188,11 +189,6 @@ def read_model(path: Path) -> ModelProto:
 
 # --- builders: one per transformers tokenizer class ----------------------------------------------------
 
-def _flag(config: dict, key: str, default: bool) -> bool:
-    value = config.get(key, default)
-    return value if isinstance(value, bool) else default
-
-
 def _deberta_v2(m: ModelProto, config: dict, special: dict):
     """transformers 5's DebertaV2Tokenizer: Unigram over the pieces (never byte fallback), its own
     normalizer (whitespace runs and control whitespace -> one space, NFC, right strip; the model's
@@ -209,11 +205,11 @@ def _deberta_v2(m: ModelProto, config: dict, special: dict):
     if not 0 <= unk_id < len(vocab):
         raise InvalidCheckpoint(f"the SentencePiece model's unk_id {unk_id} is outside its {len(vocab)} pieces", "the model file is corrupt")
     inner = Tokenizer(Unigram(vocab, unk_id=unk_id, byte_fallback=False))
-    steps = [normalizers.Lowercase()] if _flag(config, "do_lower_case", False) else []
+    steps = [normalizers.Lowercase()] if flag(config, "do_lower_case", False) else []
     inner.normalizer = normalizers.Sequence(steps + [
         normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(), normalizers.Strip(left=False, right=True)])
-    scheme = "always" if _flag(config, "add_prefix_space", True) else "first"
-    pre = [pre_tokenizers.Punctuation(behavior="isolated")] if _flag(config, "split_by_punct", False) else []
+    scheme = "always" if flag(config, "add_prefix_space", True) else "first"
+    pre = [pre_tokenizers.Punctuation(behavior="isolated")] if flag(config, "split_by_punct", False) else []
     inner.pre_tokenizer = pre_tokenizers.Sequence(pre + [pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme=scheme)])
     inner.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme=scheme)
     _add_specials(inner, m, roles)
