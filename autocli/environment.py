@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-SCHEMA = "autocli.env/1"
+from autocli.results import EnvReport
+
 PACKAGES = ("torch", "tokenizers", "huggingface_hub", "safetensors", "numpy", "jinja2", "typer", "click", "rich")
 # Installed by some users for some paths (SentencePiece conversion, images, audio, the test oracle).
 EXTRAS = ("sentencepiece", "protobuf", "transformers", "sentence-transformers", "accelerate", "pillow",
@@ -28,20 +28,6 @@ ENV_VARS = ("HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT", "HF_HUB_OFFLINE", "TRANSFO
             "HF_HUB_DISABLE_TELEMETRY", "TOKENIZERS_PARALLELISM", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
             "CUDA_VISIBLE_DEVICES", "PYTORCH_ENABLE_MPS_FALLBACK", "AUTOCLI_DEBUG")
 TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-
-
-@dataclass
-class EnvReport:
-    autocli: str
-    python: dict
-    platform: dict
-    packages: dict  # name -> version, None when missing
-    extras: dict  # name -> version, installed ones only
-    cpu: dict
-    torch: dict | None  # None: not installed, or not asked (--no-torch)
-    hub: dict
-    environment: dict = field(default_factory=dict)
-    schema: str = SCHEMA
 
 
 def version(dist: str) -> str | None:

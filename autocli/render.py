@@ -63,7 +63,7 @@ def write_line(text: str) -> None:
     sys.stdout.flush()
 
 
-# Table builders, keyed by result type (or, for results of other modules, the type's or a Batch's name):
+# Table builders, keyed by result type (or by name: a Batch's kind, or a type render.py does not import):
 # each takes the result (for batch types: the list of records) and returns a rich renderable or a list of them.
 TABLES: dict[Any, Callable[[Any], Any]] = {}
 
@@ -165,51 +165,6 @@ def finish(done, what: str = "inputs") -> None:
         raise BatchIncomplete(f"{done.failed} of {total} {what} failed", "each failure is in its own output record")
 
 
-COMPAT_STYLES = {
-    "ready": "green",
-    "head-untrained": "yellow",
-    "unsupported-head": "dim",
-    "family-unsupported": "magenta",
-    "blocked": "red",
-    "error": "bold red",
-}
-SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-@table("CompatReport")
-def compat_tables(report) -> list:
-    """Several checkpoints: a tasks × checkpoints matrix first. Then per checkpoint its verdicts with
-    reasons, and its lint findings."""
-    from rich.markup import escape
-
-    def verdict(r, t) -> str:
-        v = r.verdicts[t].verdict
-        return ("[bold]✗[/] " if t in r.failed else "") + f"[{COMPAT_STYLES.get(v, 'yellow')}]{v}[/]"
-
-    def task(t) -> str:
-        return t + (" *" if t in report.required else "")
-
-    note = "  (* required, ✗ not met)" if report.required else ""
-    out = []
-    if len(report.checkpoints) > 1:
-        matrix = simple_table("task", *(escape(r.checkpoint) for r in report.checkpoints), title="compat" + note)
-        for t in report.tasks:
-            matrix.add_row(task(t), *(verdict(r, t) for r in report.checkpoints))
-        out.append(matrix)
-    for r in report.checkpoints:
-        title = escape(r.checkpoint) + (f" ({escape(r.model_type)})" if r.model_type else "")
-        reasons = simple_table("task", "verdict", "reason", title=title + (note if len(report.checkpoints) == 1 else ""))
-        for t in report.tasks:
-            reasons.add_row(task(t), verdict(r, t), escape(r.verdicts[t].reason))
-        out.append(reasons)
-        if r.findings:
-            lint = simple_table("severity", "finding", "message", title=f"lint: {escape(r.checkpoint)}")
-            for f in r.findings:
-                lint.add_row(f"[{SEVERITY_STYLES.get(f.severity, '')}]{f.severity}[/]", f.name, escape(f.message))
-            out.append(lint)
-    return out
-
-
 # ---- encoder task tables (classify, tag, qa, fill-mask, embed, choose) ------------------------------
 
 ENTITY_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
@@ -226,16 +181,36 @@ def _score(value) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
+def shape_of(value) -> str:
+    """The shape of nested lists, as torch prints it: "(12, 9)"; ragged parts (qa's windows) one by one."""
+    if not isinstance(value, list):
+        return "()"
+    if value and isinstance(value[0], list) and len({shape_of(v) for v in value}) > 1:
+        return "[" + ", ".join(shape_of(v) for v in value) + "]"
+    dims = []
+    while isinstance(value, list):
+        dims.append(len(value))
+        value = value[0] if value else None
+    return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _with_logits(records, getter) -> bool:
+    """Whether the table gets a logits column: some record carries logits (--logits)."""
+    return any(not isinstance(r, ErrorRecord) and getter(r) is not None for r in records)
+
+
 @table(results.Classification)
 def classify_table(records):
-    tbl = simple_table("#", "text", "label", "score")
+    logits = _with_logits(records, lambda r: r.logits)
+    tbl = simple_table("#", "text", "label", "score", *(["logits"] if logits else []))
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 4)
+            error_rows(tbl, rec, 4 + logits)
             continue
         text = rec._text + (f" ‖ {rec._pair}" if rec._pair is not None else "")
         for n, ls in enumerate(rec.scores):
-            tbl.add_row(str(rec.index) if n == 0 else "", _short(text) if n == 0 else "", _short(ls.label), _score(ls.score))
+            shape = [shape_of(rec.logits) if n == 0 else ""] if logits else []
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(text) if n == 0 else "", _short(ls.label), _score(ls.score), *shape)
     return tbl
 
 
@@ -261,14 +236,19 @@ def _inline_entities(text: str, entities):
 def tag_table(records):
     from rich.markup import escape
 
-    tbl = simple_table("#", "entity", "label", "score", "start", "end")
+    logits = _with_logits(records, lambda r: r.logits)
+    tbl = simple_table("#", "entity", "label", "score", "start", "end", *(["logits"] if logits else []))
     inline = []
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 6)
+            error_rows(tbl, rec, 6 + logits)
             continue
-        for e in rec.entities:
-            tbl.add_row(str(rec.index), _short(e.text, 40), escape(e.label), _score(e.score), str(e.start), str(e.end))
+        shape = [shape_of(rec.logits)] if logits else []
+        for n, e in enumerate(rec.entities):
+            tbl.add_row(str(rec.index), _short(e.text, 40), escape(e.label), _score(e.score), str(e.start), str(e.end),
+                        *(shape if n == 0 else [""] * logits))
+        if logits and not rec.entities:  # the shape still shows for a text without entities
+            tbl.add_row(str(rec.index), "[dim](no entities)[/]", "", "", "", "", *shape)
         if sys.stdout.isatty():
             inline.append(_inline_entities(rec._text, rec.entities))
     return inline + [tbl]
@@ -276,14 +256,16 @@ def tag_table(records):
 
 @table(results.Answered)
 def qa_table(records):
-    tbl = simple_table("#", "question", "answer", "score", "start", "end")
+    logits = _with_logits(records, lambda r: r.logits)
+    tbl = simple_table("#", "question", "answer", "score", "start", "end", *(["logits"] if logits else []))
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 6)
+            error_rows(tbl, rec, 6 + logits)
             continue
         for n, a in enumerate(rec.answers or []):
             answer = _short(a.answer, 50) if a.answer else "[dim](no answer)[/]"
-            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", answer, _score(a.score), str(a.start), str(a.end))
+            shape = [shape_of(rec.logits) if n == 0 else ""] if logits else []
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", answer, _score(a.score), str(a.start), str(a.end), *shape)
     return tbl
 
 
@@ -291,15 +273,17 @@ def qa_table(records):
 def fill_mask_table(records):
     from rich.markup import escape
 
-    tbl = simple_table("#", "mask", "token", "score", "sequence")
+    logits = _with_logits(records, lambda r: next((m.logits for m in r.masks if m.logits is not None), None))
+    tbl = simple_table("#", "mask", "token", "score", "sequence", *(["logits"] if logits else []))
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 5)
+            error_rows(tbl, rec, 5 + logits)
             continue
         for m, mask in enumerate(rec.masks):
             for n, c in enumerate(mask.candidates):
                 first = m == 0 and n == 0
-                tbl.add_row(str(rec.index) if first else "", str(m) if n == 0 else "", escape(repr(c.token)[1:-1]), _score(c.score), _short(c.sequence, 70))
+                shape = [shape_of(mask.logits) if n == 0 else ""] if logits else []
+                tbl.add_row(str(rec.index) if first else "", str(m) if n == 0 else "", escape(repr(c.token)[1:-1]), _score(c.score), _short(c.sequence, 70), *shape)
     return tbl
 
 
@@ -322,15 +306,22 @@ def embed_table(records):
 
 @table(results.Chosen)
 def choose_table(records):
-    tbl = simple_table("#", "question", "choice", "score", "")
+    logits = _with_logits(records, lambda r: next((c.logits for c in r.scores if c.logits is not None), None))
+    tbl = simple_table("#", "question", "choice", "score", *(["logits"] if logits else []), "")
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 5)
+            error_rows(tbl, rec, 5 + logits)
             continue
         for n, c in enumerate(rec.scores):
             best = "[bold green]◀ best[/]" if c.choice == rec.choice else ""
-            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", _short(c.text, 50), _score(c.score), best)
+            shape = [shape_of(c.logits)] if logits else []
+            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec._question, 40) if n == 0 else "", _short(c.text, 50), _score(c.score), *shape, best)
     return tbl
+
+
+def note(message: str) -> None:
+    """A line for the person at the terminal (-v): stderr, never mixed into the data."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def stream_error(rec: ErrorRecord) -> None:
@@ -384,26 +375,5 @@ def decoded_line(rec) -> str:
     return rec.text
 
 
-# --- inspect (issue 2) ---------------------------------------------------------------------------
-
-@table("InspectResult")
-def inspect_tables(result) -> list:
-    """inspect: a field/value summary, then the collapsed tensor list when asked for."""
-    from rich.markup import escape
-
-    from autocli.inspect import summary_rows, tensor_rows
-
-    summary = simple_table("field", "value", title=f"inspect {escape(result.checkpoint)}")
-    for key, value in summary_rows(result):
-        summary.add_row(key, escape(value))
-    out = [summary]
-    if result.tensors is not None:
-        many = len(result.weights.files) > 1
-        tensors = simple_table("tensor", "shape", "dtype", "count", *(["file"] if many else []), title="tensors")
-        for row in tensor_rows(result):
-            tensors.add_row(*(escape(c) for c in row))
-        out.append(tensors)
-    for tbl in out:  # a long tensor name or path wraps; it is never cut short
-        for col in tbl.columns:
-            col.overflow = "fold"
-    return out
+# The report commands' tables (inspect, compat, download, env), registered by result type.
+from autocli import render_reports  # noqa: E402,F401

@@ -184,3 +184,158 @@ class Decoded:
     index: int
     ids: list[int]
     text: str
+
+
+# ---- inspect: one dataclass per part of the picture (the JSON has the same shape) ---------------
+
+
+@dataclass
+class FileEntry:
+    name: str
+    size: int | None
+
+
+@dataclass
+class Dimensions:
+    hidden_size: int | None = None
+    num_layers: int | None = None
+    num_heads: int | None = None
+    num_kv_heads: int | None = None
+    head_dim: int | None = None
+    intermediate_size: int | None = None
+    vocab_size: int | None = None
+    context_length: int | None = None
+    dtype: str | None = None
+    is_encoder_decoder: bool = False
+    tie_word_embeddings: bool | None = None
+
+
+@dataclass
+class Weights:
+    format: str | None
+    sharded: bool
+    files: list[FileEntry]
+    total_size: int
+    tensor_count: int
+    pickle_files: list[str]
+
+
+@dataclass
+class Parameters:
+    total: int
+    embedding: int
+    non_embedding: int
+    by_dtype: dict[str, int]
+    buffers: int
+    tied: list[list[str]]
+
+
+@dataclass
+class TokenizerSummary:
+    kind: str | None = None
+    files: list[str] = field(default_factory=list)
+    tokenizer_class: str | None = None
+    vocab_size: int | None = None
+    special_tokens: dict[str, dict] = field(default_factory=dict)
+    model_max_length: int | None = None
+    do_lower_case: bool | None = None
+    chat_template: bool = False
+    error: str | None = None
+
+
+@dataclass
+class TensorGroup:
+    name: str
+    shape: list[int]
+    dtype: str
+    count: int
+    parameters: int
+    files: list[str]
+
+
+@dataclass
+class InspectResult:
+    schema: str
+    checkpoint: str
+    source: str
+    path: str | None
+    repo_id: str | None
+    revision: str | None
+    commit: str | None
+    model_type: str
+    architectures: list[str]
+    runnable: bool
+    runnable_tasks: list[str]
+    declared_tasks: list[str]
+    heads_in_weights: list[str] | None
+    dimensions: Dimensions
+    weights: Weights
+    parameters: Parameters | None
+    memory_bytes: dict[str, int] | None
+    kv_cache_bytes_per_1k_tokens: dict[str, int] | None
+    files: list[FileEntry]
+    files_total_size: int
+    tokenizer: TokenizerSummary | None
+    preprocessor: dict | None
+    generation: dict | None
+    task_specific_params: list[str]
+    notes: list[str]
+    tensors: list[TensorGroup] | None
+    blocked: str | None = None  # why autocli refuses to run it (remote code); then runnable is false
+
+
+# ---- compat --------------------------------------------------------------------------------------
+
+
+@dataclass
+class CompatReport:
+    schema: str
+    tasks: list
+    required: list
+    strict: bool
+    ok: bool
+    checkpoints: list  # compat.verdicts.CheckpointReport, one per checkpoint
+
+
+# ---- download ------------------------------------------------------------------------------------
+
+DOWNLOAD_SCHEMA = "autocli.download/1"
+
+
+@dataclass
+class FetchedFile:
+    name: str
+    kind: str  # config | tokenizer | preprocessing | sentence-transformers | weights
+    size: int | None
+
+
+@dataclass
+class DownloadResult:
+    checkpoint: str
+    repo_id: str | None
+    revision: str | None
+    commit: str | None
+    path: str | None  # the folder that holds the files (for the Hub, the cache snapshot)
+    weights: bool
+    files: list[FetchedFile] = field(default_factory=list)
+    total_bytes: int = 0
+    schema: str = DOWNLOAD_SCHEMA
+
+
+# ---- env -----------------------------------------------------------------------------------------
+
+ENV_SCHEMA = "autocli.env/1"
+
+
+@dataclass
+class EnvReport:
+    autocli: str
+    python: dict
+    platform: dict
+    packages: dict  # name -> version, None when missing
+    extras: dict  # name -> version, installed ones only
+    cpu: dict
+    torch: dict | None  # None: not installed, or not asked (--no-torch)
+    hub: dict
+    environment: dict = field(default_factory=dict)
+    schema: str = ENV_SCHEMA

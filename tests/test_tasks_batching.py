@@ -54,7 +54,7 @@ def test_forward_restores_input_order_and_pads_to_each_batch_max():
     lengths = [3, 9, 1, 7, 7, 2, 5]
     rows = [Row(list(range(10, 10 + n)), [0] * n) for n in lengths]
     model = Recorder()
-    outs = forward(model, rows, batch_size=3, pad_id=0, quiet=True)
+    outs = forward(model, rows, batch_size=3, pad_id=0)
     assert [int(o[1]) for o in outs] == lengths
     assert [int(o[0]) for o in outs] == [sum(range(10, 10 + n)) for n in lengths]
     assert model.shapes == [(3, 9), (3, 5), (1, 1)]  # sorted: 9 7 7 | 5 3 2 | 1
@@ -66,7 +66,7 @@ def test_forward_per_token_cuts_each_row_to_its_length():
             return ids.float()[..., None].expand(*ids.shape, 2)  # (B, T, 2)
 
     rows = [Row([5, 6, 7]), Row([8])]
-    outs = forward(Tokens(), rows, batch_size=2, pad_id=0, per_token=True, quiet=True)
+    outs = forward(Tokens(), rows, batch_size=2, pad_id=0, per_token=True)
     assert [tuple(o.shape) for o in outs] == [(3, 2), (1, 2)]
     assert outs[1][0, 0] == 8
 
@@ -106,4 +106,7 @@ def test_truncation_warning_names_the_inputs(capsys):
 
 
 def test_no_progress_bar_off_a_terminal():
-    assert isinstance(batching.progress(100, "x"), batching._NoBar)
+    bar = batching.Progress("x")
+    bar.grow(100, 10)
+    bar.advance(100)
+    assert not bar.enabled and bar._rich is None

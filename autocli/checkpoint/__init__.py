@@ -27,8 +27,9 @@ __all__ = ["Checkpoint", "default_cache_dir", "hub_endpoint", "open_files", "pla
 
 
 def open_files(spec: str, revision: str | None = None, cache_dir=None, token: str | None = None,
-               offline: bool = False) -> LocalFiles | HubFiles:
-    """The files a spec names: a local folder, else a Hub repo (online, or from the cache)."""
+               offline: bool = False, quiet: bool = False) -> LocalFiles | HubFiles:
+    """The files a spec names: a local folder, else a Hub repo (online, or from the cache; quiet: without
+    the warning that says the cache stands in for a Hub that does not answer)."""
     spec = os.fspath(spec)
     if not spec or not spec.strip():
         raise UsageError("the checkpoint is empty", "pass a folder or a Hub repo id such as org/name")
@@ -51,6 +52,7 @@ def open_files(spec: str, revision: str | None = None, cache_dir=None, token: st
         cache_dir=Path(cache_dir).expanduser() if cache_dir else default_cache_dir(),
         token=token or os.environ.get("HF_TOKEN") or None,
         offline=offline or hub_offline(),
+        quiet=quiet,
     )
 
 
@@ -65,8 +67,8 @@ class Checkpoint:
 
     @classmethod
     def resolve(cls, spec: str, revision: str | None = None, cache_dir=None, token: str | None = None,
-                offline: bool = False) -> "Checkpoint":
-        return cls(open_files(spec, revision, cache_dir, token, offline))
+                offline: bool = False, quiet: bool = False) -> "Checkpoint":
+        return cls(open_files(spec, revision, cache_dir, token, offline, quiet))
 
     def __repr__(self) -> str:
         return f"Checkpoint({self.name!r})"
@@ -78,6 +80,7 @@ class Checkpoint:
     repo_id = property(lambda self: self.source.repo_id)
     revision = property(lambda self: self.source.revision)
     commit = property(lambda self: self.source.commit)
+    where = property(lambda self: self.source.where)  # a phrase for -v: the folder, or the Hub and commit
 
     # ---- files ------------------------------------------------------------------------------------
 

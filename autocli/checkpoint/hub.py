@@ -66,7 +66,9 @@ class HubFiles:
         self._sizes: dict[str, int | None] = {}
 
     @classmethod
-    def open(cls, repo_id: str, revision: str | None, cache_dir: Path, token: str | None, offline: bool) -> "HubFiles":
+    def open(cls, repo_id: str, revision: str | None, cache_dir: Path, token: str | None, offline: bool,
+             quiet: bool = False) -> "HubFiles":
+        """quiet: no warning on stderr when the cache stands in for a Hub that does not answer."""
         hub = cls(repo_id, revision, cache_dir, token, offline)
         if offline:
             hub._from_cache()
@@ -79,8 +81,17 @@ class HubFiles:
             except NotReachable:
                 raise e from None
             hub.offline, hub.unreachable = True, e
-            print(f"warning: {e.message}; using the cached copy of {hub.name} (commit {hub.commit[:12]})", file=sys.stderr)
+            if not quiet:
+                print(f"warning: {e.message}; using the cached copy of {hub.name} (commit {hub.commit[:12]})", file=sys.stderr)
         return hub
+
+    @property
+    def where(self) -> str:
+        """Where the files come from, for -v."""
+        at = f"commit {self.commit[:12]}" if self.commit else "no commit"
+        if self.offline:
+            return f"the Hugging Face cache ({at}, offline): {self.local_dir}"
+        return f"{self.endpoint}/{self.repo_id} ({at}), cached in {self.local_dir}"
 
     @property
     def _storage(self) -> Path:

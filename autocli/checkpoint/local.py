@@ -22,6 +22,11 @@ class LocalFiles:
         self.local_dir = folder
         self._sizes: dict[str, int | None] | None = None
 
+    @property
+    def where(self) -> str:
+        """Where the files come from, for -v."""
+        return f"the folder {self.local_dir.resolve()}"
+
     def sizes(self) -> dict[str, int | None]:
         if self._sizes is None:
             self._sizes = list_folder(self.local_dir)

@@ -11,35 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 
 from autocli.checkpoint import weights
 from autocli.checkpoint.names import INDEX, PICKLE_INDEX
 from autocli.errors import AutocliError
+from autocli.results import DownloadResult, FetchedFile
 
-SCHEMA = "autocli.download/1"
 ST_FILES = ("modules.json", "sentence_bert_config.json")
 ST_POOLING = "1_Pooling"  # the Pooling module's folder when modules.json names none
-
-
-@dataclass
-class FetchedFile:
-    name: str
-    kind: str  # config | tokenizer | preprocessing | sentence-transformers | weights
-    size: int | None
-
-
-@dataclass
-class DownloadResult:
-    checkpoint: str
-    repo_id: str | None
-    revision: str | None
-    commit: str | None
-    path: str | None  # the folder that holds the files (for the Hub, the cache snapshot)
-    weights: bool
-    files: list[FetchedFile] = field(default_factory=list)
-    total_bytes: int = 0
-    schema: str = SCHEMA
 
 
 def _tokenizer_files(listed: list[str]) -> list[str]:

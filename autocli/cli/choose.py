@@ -63,7 +63,7 @@ def choose_cmd(
     _, tokenizer, loaded = load(
         model, MODES[mode], revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
     )
     options = ChooseOptions(batch_size, max_length, quiet, logits, mode=mode)
     o.emit_records(choose(loaded, tokenizer, items, options), fmt, json_flag, Chosen)

@@ -84,7 +84,7 @@ def classify_cmd(
     _, tokenizer, loaded = load(
         model, "sequence-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
     )
     options = ClassifyOptions(batch_size, max_length, quiet, logits, top_k=k, function=function.value if function else None)
     o.emit_records(classify(loaded, tokenizer, items, options), fmt, json_flag, Classification)

@@ -87,6 +87,8 @@ def compat_cmd(
     token: o.Token = None,
     fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Check, without loading weights, which tasks each checkpoint can run, and lint it."""
     from autocli import compat, registry, render
@@ -97,11 +99,12 @@ def compat_cmd(
     tasks = compat.resolve_tasks(task) if task else list(registry.TASKS)
     tasks = [t for t in registry.TASKS if t in tasks or t in required]  # a required task is always shown
     report = compat.check(
-        checkpoints, tasks, required, strict, tokenizer, revision=revision, cache_dir=cache_dir, token=token, offline=offline
+        checkpoints, tasks, required, strict, tokenizer, verbose,
+        revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet,
     )
-    if fmt == o.Format.jsonl:
-        lines = [{"schema": report.schema, **render.to_data(r)} for r in report.checkpoints]
-        render.emit(render.Batch("CheckpointReport", lines), fmt)
+    if fmt == o.Format.jsonl:  # one checkpoint per line, each carrying the schema
+        for r in report.checkpoints:
+            render.emit({"schema": report.schema, **render.to_data(r)}, fmt)
     else:
         render.emit(report, fmt)
     errors = [r.error for r in report.checkpoints if r.error]

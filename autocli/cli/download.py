@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,16 +26,6 @@ Weights = Annotated[
 ]
 
 
-def _table(result):
-    from autocli import render
-
-    tbl = render.simple_table("file", "kind", "bytes", title=f"{result.checkpoint} -> {result.path}")
-    for f in result.files:
-        tbl.add_row(f.name, f.kind, f"{f.size:,}")
-    tbl.add_row(f"{len(result.files)} files", "", f"{result.total_bytes:,}")
-    return tbl
-
-
 def download_cmd(
     model: o.Checkpoint,
     include_weights: Weights = True,
@@ -45,17 +34,20 @@ def download_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
-    fmt: Annotated[Optional[o.Format], typer.Option("--format", "-f", help="table on a terminal, json in a pipe.", rich_help_panel=o.OUT)] = None,
+    fmt: o.FormatOpt = o.Format.auto,
     json_flag: o.JsonFlag = False,
     quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Fetch what the other commands read into the cache."""
+    import time
+
     from autocli import render
     from autocli.checkpoint import Checkpoint
     from autocli.checkpoint.prefetch import download
 
-    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    start = time.perf_counter()
+    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
     result = download(ckpt, include_weights=include_weights, allow_pickle=allow_pickle, quiet=quiet)
-    render.table("DownloadResult")(_table)
-    fmt = o.Format.json if json_flag else fmt or (o.Format.table if sys.stdout.isatty() else o.Format.json)
-    render.emit(result, fmt)
+    o.note_time(verbose, start, f"{len(result.files)} files, {result.total_bytes:,} bytes, from {ckpt.where}")
+    render.emit(result, o.output_format(fmt, json_flag, o.Format.json))

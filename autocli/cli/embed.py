@@ -59,7 +59,7 @@ def embed_cmd(
     ckpt, tokenizer, loaded = load(
         model, "base", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
     )
     st = sentence_transformers(ckpt)
     options = EmbedOptions(

@@ -58,7 +58,7 @@ def fill_mask_cmd(
     _, tokenizer, loaded = load(
         model, "masked-lm", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
     )
     options = FillMaskOptions(batch_size, max_length, quiet, logits, top_k=top_k, sequence=sequence)
     o.emit_records(fill_mask(loaded, tokenizer, items, options), fmt, json_flag, Filled)

@@ -51,11 +51,18 @@ def inspect_cmd(
     token: opt.Token = None,
     fmt: opt.FormatOpt = opt.Format.auto,
     json_flag: opt.JsonFlag = False,
+    quiet: opt.Quiet = False,
+    verbose: opt.Verbose = False,
 ) -> None:
     """Show a checkpoint's architecture, parameters, memory needs and tokenizer, without loading it."""
+    import time
+
     from autocli import render
     from autocli.checkpoint import Checkpoint
     from autocli.inspect import inspect
 
-    ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    render.emit(inspect(ckpt, tensors=tensors), opt.output_format(fmt, json_flag, opt.Format.json))
+    start = time.perf_counter()
+    ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
+    result = inspect(ckpt, tensors=tensors)
+    opt.note_time(verbose, start, f"read the configs and {len(result.weights.files)} weight header(s) from {ckpt.where}")
+    render.emit(result, opt.output_format(fmt, json_flag, opt.Format.json))

@@ -141,6 +141,16 @@ def output_format(fmt, json_flag: bool = False, natural=Format.jsonl):
     return Format.table if stdout_is_terminal() else natural
 
 
+def note_time(verbose: bool, start: float, what: str) -> None:
+    """-v: say on stderr what was done, and how long it took since `start` (time.perf_counter())."""
+    if verbose:
+        import time
+
+        from autocli.render import note
+
+        note(f"{what} in {time.perf_counter() - start:.2f} s")
+
+
 def emit_records(records, fmt, json_flag: bool, of: type) -> None:
     """Stream a batch command's records in the chosen format; exit 7 at the end if any input failed."""
     from autocli import render

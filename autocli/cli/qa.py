@@ -50,7 +50,7 @@ def qa_cmd(
     context_file: Annotated[Optional[Path], typer.Option("--context-file", help="Read the context from FILE ('-' = stdin).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Answers per question.")] = TOP_K,
     max_answer_length: Annotated[int, typer.Option("--max-answer-length", min=1, help="Longest answer, in tokens.")] = MAX_ANSWER_LENGTH,
-    max_length: Annotated[int, typer.Option("--max-length", min=8, help="Tokens per window (question + context).", rich_help_panel=o.RUN)] = MAX_LENGTH,
+    max_length: Annotated[int, typer.Option("--max-length", min=1, help="Tokens per window (question + context).", rich_help_panel=o.RUN)] = MAX_LENGTH,
     doc_stride: Annotated[int, typer.Option("--doc-stride", min=0, help="Context tokens shared by consecutive windows.")] = DOC_STRIDE,
     allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="Let the empty answer (no answer in the context) compete.")] = False,
     logits: o.Logits = False,
@@ -96,7 +96,7 @@ def qa_cmd(
     _, tokenizer, loaded = load(
         model, "question-answering", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, pair=True, quiet=quiet, verbose=verbose,
     )
     options = QAOptions(
         batch_size, max_length, quiet, logits, top_k=top_k, max_answer_length=max_answer_length,

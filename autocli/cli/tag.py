@@ -66,7 +66,7 @@ def tag_cmd(
     _, tokenizer, loaded = load(
         model, "token-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
         device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, verbose=verbose,
+        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
     )
     ignore = tuple(label.strip() for label in ignore_labels.split(",") if label.strip())
     options = TagOptions(batch_size, max_length, quiet, logits, aggregation=aggregation.value, ignore_labels=ignore, stride=stride)

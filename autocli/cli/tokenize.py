@@ -151,11 +151,13 @@ def tokenize_cmd(
     verbose: o.Verbose = False,
 ) -> None:
     """Split texts into tokens: ids, tokens and character spans, exactly as the checkpoint's tokenizer does."""
+    import time
+
     from autocli import render
     from autocli.errors import UsageError
     from autocli.inputs import read_inputs
     from autocli.results import Tokenized
-    from autocli.tasks import check_max_length, load_tokenizer_for
+    from autocli.tasks import check_max_length, describe_tokenizer, load_tokenizer_for
 
     # --ids, --count and --decode print plain lines (their table form), terminal or pipe.
     fmt = o.output_format(fmt, json_flag, o.Format.table if ids_only or count or decode else o.Format.jsonl)
@@ -174,9 +176,10 @@ def tokenize_cmd(
             item.fields.setdefault("text_pair", pair)
 
     items = read_inputs(texts, input_file, jsonl, allow_empty=True).each(with_pair)
-    ckpt, tokenizer = load_tokenizer_for(model, tokenizer_source, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    if verbose:
-        print(f"tokenizer from {tokenizer.source}", file=__import__("sys").stderr)
+    start = time.perf_counter()
+    ckpt, tokenizer = load_tokenizer_for(model, tokenizer_source, revision=revision, cache_dir=cache_dir, token=token,
+                                         offline=offline, quiet=quiet)
+    o.note_time(verbose, start, f"read {describe_tokenizer(tokenizer, tokenizer_source)} from {ckpt.where}")
     if decode:
         render.finish(render.emit_records(decode_items(tokenizer, items, skip_special_tokens=no_special), fmt, None, render.decoded_line))
         return

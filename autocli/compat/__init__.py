@@ -11,8 +11,6 @@ object per line, each with "schema" and its own "ok".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from autocli import registry
 from autocli.compat.facts import (
     Facts,
@@ -53,6 +51,7 @@ from autocli.compat.verdicts import (
 )
 from autocli.config import parse_config
 from autocli.errors import AutocliError, UsageError
+from autocli.results import CompatReport
 
 SCHEMA = "autocli.compat/1"
 
@@ -64,16 +63,6 @@ __all__ = [
     "lint_problem_type", "lint_tags", "parse_config", "position_offset", "resolve_tasks", "tokenizer_json_vocab",
     "vocab_json_size", "vocab_txt_size",
 ]
-
-
-@dataclass
-class CompatReport:
-    schema: str
-    tasks: list
-    required: list
-    strict: bool
-    ok: bool
-    checkpoints: list
 
 
 def error_report(spec: str, err: AutocliError, tasks: list[str]) -> CheckpointReport:
@@ -105,19 +94,30 @@ def finish(reports: list[CheckpointReport], tasks: list[str], required: list[str
 
 
 def check(specs: list[str], tasks: list[str], required: list[str], strict: bool, tokenizer: str | None = None,
-          **resolve_kw) -> CompatReport:
+          verbose: bool = False, **resolve_kw) -> CompatReport:
     """compat over several checkpoints: one that cannot be read is an error row, the rest go on.
-    tokenizer: a checkpoint whose tokenizer the run commands would be given (--tokenizer SRC)."""
+    tokenizer: a checkpoint whose tokenizer the run commands would be given (--tokenizer SRC);
+    verbose: one stderr line per checkpoint saying what was read from where, and how long it took."""
+    import time
+
     from autocli.checkpoint import Checkpoint
+    from autocli.render import note
 
     lender = Checkpoint.resolve(tokenizer, **resolve_kw) if tokenizer else None
     reports = []
     for spec in specs:
+        start = time.perf_counter()
         try:
             ckpt = Checkpoint.resolve(spec, **resolve_kw)
-            reports.append(assess(spec, gather(ckpt, lender), tasks))
+            facts = gather(ckpt, lender)
+            reports.append(assess(spec, facts, tasks))
         except AutocliError as e:
             reports.append(error_report(spec, e, tasks))
+            facts = None
+        if verbose:
+            what = (f"read config.json, {len(facts.shards)} weight header(s) and the tokenizer ({facts.tokenizer or 'none'}) "
+                    f"from {ckpt.where}") if facts else "could not be read"
+            note(f"{spec}: {what} in {time.perf_counter() - start:.2f} s")
     return finish(reports, tasks, required, strict)
 
 

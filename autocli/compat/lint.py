@@ -5,7 +5,6 @@ Each lint_* function takes parsed facts and returns findings; none reads files.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from autocli.compat.facts import Facts, Shapes
 from autocli.config import Config
 from autocli.errors import AutocliError
 from autocli.headers import FLOAT_DTYPES
+from autocli.tokenizer import max_length_of
 
 SEV_ERROR, SEV_WARNING, SEV_INFO = "error", "warning", "info"
 
@@ -46,8 +46,6 @@ FINDINGS = {
 }
 
 
-# transformers' "no limit" model_max_length (int(1e30)) and anything like it.
-UNLIMITED_LENGTH = 10**12
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 CLASSIFIER_TASKS = ("sequence-classification", "token-classification")
 LM_TASKS = ("masked-lm", "causal-lm", "seq2seq-lm", "pretraining")
@@ -261,13 +259,13 @@ def lint_tokenizer(cfg: Config, fam, facts: Facts, tensors: Shapes) -> list[Find
     if facts.tokenizer_vocab is not None and rows is not None and facts.tokenizer_vocab > rows:
         out.append(Finding("vocab-size", SEV_ERROR, f"the tokenizer has ids up to {facts.tokenizer_vocab - 1:,} but {where} has {rows:,} rows"))
     tc = facts.tokenizer_config if isinstance(facts.tokenizer_config, dict) else {}
-    mml = tc.get("model_max_length")
+    mml = max_length_of(tc.get("model_max_length"))
     positions = _int(cfg.get("context_length"))
-    if isinstance(mml, (int, float)) and not isinstance(mml, bool) and math.isfinite(mml) and 0 < mml < UNLIMITED_LENGTH and positions:
+    if mml is not None and positions:
         usable = positions - position_offset(cfg, fam)
         if mml > usable:
             extra = f" ({positions} minus an offset of {positions - usable})" if usable != positions else ""
-            out.append(Finding("max-length", SEV_WARNING, f"model_max_length {int(mml):,} exceeds the {usable:,} usable positions{extra}"))
+            out.append(Finding("max-length", SEV_WARNING, f"model_max_length {mml:,} exceeds the {usable:,} usable positions{extra}"))
     return out
 
 

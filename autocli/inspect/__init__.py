@@ -14,19 +14,10 @@ from __future__ import annotations
 from autocli import registry
 from autocli.checkpoint import Checkpoint
 from autocli.config import Config, remote_code
-from autocli.inspect.files import PREPROCESSOR_FILES, _optional, preprocessor_summary, tokenizer_summary
-from autocli.inspect.result import (
-    Dimensions,
-    FileEntry,
-    InspectResult,
-    Parameters,
-    TensorGroup,
-    TokenizerSummary,
-    Weights,
-    _int,
-)
+from autocli.inspect.files import PREPROCESSOR_FILES, as_int, _optional, preprocessor_summary, tokenizer_summary
 from autocli.inspect.rows import human_bytes, human_count, summary_rows, tensor_rows
 from autocli.inspect.weights import MEMORY_DTYPES, collapse_tensors, count_parameters, is_buffer, kv_cache
+from autocli.results import Dimensions, FileEntry, InspectResult, Parameters, TensorGroup, TokenizerSummary, Weights
 
 SCHEMA = "autocli.inspect/1"
 
@@ -40,14 +31,14 @@ __all__ = [
 def _dimensions(cfg: Config) -> Dimensions:
     raw = cfg.raw
     return Dimensions(
-        hidden_size=_int(cfg.get("hidden_size")),
-        num_layers=_int(cfg.get("num_layers")),
-        num_heads=_int(cfg.get("num_heads")),
-        num_kv_heads=_int(cfg.num_kv_heads),
-        head_dim=_int(cfg.head_dim),
-        intermediate_size=_int(cfg.get("intermediate_size")),
-        vocab_size=_int(cfg.get("vocab_size")),
-        context_length=_int(cfg.get("context_length")),
+        hidden_size=as_int(cfg.get("hidden_size")),
+        num_layers=as_int(cfg.get("num_layers")),
+        num_heads=as_int(cfg.get("num_heads")),
+        num_kv_heads=as_int(cfg.num_kv_heads),
+        head_dim=as_int(cfg.head_dim),
+        intermediate_size=as_int(cfg.get("intermediate_size")),
+        vocab_size=as_int(cfg.get("vocab_size")),
+        context_length=as_int(cfg.get("context_length")),
         dtype=cfg.dtype if isinstance(cfg.dtype, str) else None,
         is_encoder_decoder=cfg.is_encoder_decoder,
         tie_word_embeddings=raw.get("tie_word_embeddings") if isinstance(raw.get("tie_word_embeddings"), bool) else None,

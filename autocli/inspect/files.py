@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from autocli.config import MAX_TOKENIZER_BYTES
 from autocli.errors import InvalidCheckpoint
-from autocli.inspect.result import TokenizerSummary, _int
-from autocli.tokenizer import SENTENCEPIECE_FILES
+from autocli.results import TokenizerSummary
+from autocli.tokenizer import CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, ROLES, SENTENCEPIECE_FILES, max_length_of
 
-SPECIAL_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
-CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
-MAX_LENGTH_SENTINEL = 10**12  # transformers writes 1e30 for "no limit"
+SPECIAL_ROLES = tuple(f"{role}_token" for role in ROLES)
+CHAT_TEMPLATE_FILES = (CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON)
 PREPROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.json", "processor_config.json")
+
+
+def as_int(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
 def _token_text(v) -> str | None:
@@ -35,7 +38,7 @@ def _tokenizer_json(tok: dict, summary: TokenizerSummary) -> "_Lookup":
     vocab = vocab if isinstance(vocab, dict) else {}
     added_list = tok.get("added_tokens") if isinstance(tok.get("added_tokens"), list) else []
     added = {a["content"]: a["id"] for a in added_list
-             if isinstance(a, dict) and isinstance(a.get("content"), str) and _int(a.get("id")) is not None}
+             if isinstance(a, dict) and isinstance(a.get("content"), str) and as_int(a.get("id")) is not None}
     if kind == "BPE" and "ByteLevel" in str(tok.get("pre_tokenizer")):
         kind = "byte-level BPE"
     summary.kind = kind if isinstance(kind, str) else None
@@ -55,7 +58,7 @@ class _Lookup:
 
     def get(self, token: str) -> int | None:
         value = self.added.get(token, self.vocab.get(token))
-        return _int(value)
+        return as_int(value)
 
 
 def _lines(path) -> list[str]:
@@ -77,8 +80,7 @@ def tokenizer_summary(ckpt) -> TokenizerSummary | None:
             raise InvalidCheckpoint("tokenizer_config.json / special_tokens_map.json is not a JSON object", "re-save the tokenizer")
         s.tokenizer_class = config.get("tokenizer_class") if isinstance(config.get("tokenizer_class"), str) else None
         s.do_lower_case = config["do_lower_case"] if isinstance(config.get("do_lower_case"), bool) else None
-        length = config.get("model_max_length")
-        s.model_max_length = int(length) if isinstance(length, (int, float)) and 0 < length < MAX_LENGTH_SENTINEL else None
+        s.model_max_length = max_length_of(config.get("model_max_length"))
         s.chat_template = bool(config.get("chat_template")) or any(ckpt.has(n) for n in CHAT_TEMPLATE_FILES)
         ids: dict | _Lookup = {}
         if ckpt.has("tokenizer.json"):

@@ -6,7 +6,8 @@ import re
 
 from autocli.config import Config
 from autocli.headers import FLOAT_DTYPES
-from autocli.inspect.result import Dimensions, Parameters, TensorGroup, _int
+from autocli.inspect.files import as_int
+from autocli.results import Dimensions, Parameters, TensorGroup
 
 # Non-parameter tensors some checkpoints carry (buffers), by the last part of their name.
 BUFFER_NAMES = {"position_ids", "token_type_ids", "inv_freq", "masked_bias", "_float_tensor", "num_batches_tracked"}
@@ -83,8 +84,8 @@ def kv_cache(cfg: Config, dims: Dimensions, declared: list[str]) -> dict[str, in
     layers = dims.num_layers
     kv_heads = dims.num_kv_heads
     if dims.is_encoder_decoder:
-        layers = _int(cfg.get("num_decoder_layers")) or layers
-        kv_heads = _int(cfg.raw.get("decoder_attention_heads")) or kv_heads
+        layers = as_int(cfg.get("num_decoder_layers")) or layers
+        kv_heads = as_int(cfg.raw.get("decoder_attention_heads")) or kv_heads
     if not (layers and kv_heads and dims.head_dim):
         return None
     return {dt: 2 * layers * kv_heads * dims.head_dim * size * 1000 for dt, size in KV_DTYPES.items()}

@@ -60,29 +60,38 @@ def load(
     allow_pickle: bool = False,
     tokenizer_source: str | None = None,
     max_length: int | None = None,
+    pair: bool = False,
+    quiet: bool = False,
     verbose: bool = False,
 ):
     """Resolve a checkpoint and load its tokenizer (or tokenizer_source's) and the model for `task`
-    -> (ckpt, tokenizer, model). An unusable --max-length is refused before the model loads."""
+    -> (ckpt, tokenizer, model). An unusable --max-length (for text pairs when `pair`) is refused before
+    the model loads.
+    quiet: no warnings; verbose: one stderr line saying what was loaded from where, and how long it took."""
     import time
 
     from autocli.compat.weights import refuse_unloadable
     from autocli.models import load_model
 
     start = time.perf_counter()
-    where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline)
+    where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
     ckpt = resolve(spec, **where)
     refuse_unloadable(ckpt)
     tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
-    check_max_length(tokenizer, max_length)
+    check_max_length(tokenizer, max_length, pair)
     model = load_model(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
     )
     if verbose:
-        info = f"{task} model from {ckpt}, tokenizer from {tokenizer.source}"
-        where = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
-        print(f"loaded {info} ({where}) in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+        runs_on = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
+        print(f"loaded the {task} model from {ckpt.where} ({runs_on}), {describe_tokenizer(tokenizer, tokenizer_source)} "
+              f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     return ckpt, tokenizer, model
+
+
+def describe_tokenizer(tokenizer, tokenizer_source: str | None = None) -> str:
+    """For -v: which tokenizer file was read, and from which checkpoint when it was borrowed."""
+    return f"the tokenizer ({tokenizer.source}" + (f" of {tokenizer_source})" if tokenizer_source else ")")
 
 
 def resolve(spec: str, **where):

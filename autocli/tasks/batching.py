@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from autocli.errors import AutocliError, UsageError
@@ -43,13 +43,26 @@ class Row:
     type_ids: list[int] | None = None
 
 
-def stream_windows(items: Iterable, options, limit: int | None, run: Callable[[list, list], list]) -> Iterator:
-    """Records of `items` in input order, computed a window at a time by run(window, truncated) (which
-    notes the indices of truncated inputs in `truncated`); one truncation warning at the end."""
-    truncated: list[int] = []
-    for window in input_windows(items, options.batch_size):
-        yield from run(window, truncated)
-    warn_truncated(truncated, limit, options.quiet)
+@dataclass
+class RunState:
+    """What the windows of one run share: the indices of truncated inputs, and the run's progress bar."""
+
+    bar: "Progress"
+    truncated: list[int] = field(default_factory=list)
+
+
+def stream_windows(items: Iterable, options, limit: int | None, run: Callable[[list, RunState], list], desc: str) -> Iterator:
+    """Records of `items` in input order, computed a window at a time by run(window, state); one progress
+    bar for the whole run (hidden while a window's records are written), one truncation warning at the end."""
+    state = RunState(Progress(desc, enabled=not options.quiet))
+    try:
+        for window in input_windows(items, options.batch_size):
+            records = run(window, state)
+            state.bar.hide()
+            yield from records
+    finally:
+        state.bar.close()
+    warn_truncated(state.truncated, limit, options.quiet)
 
 
 def plan(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
@@ -115,8 +128,7 @@ def forward(
     per_token: bool = False,
     call: Callable | None = None,
     post: Callable | None = None,
-    quiet: bool = False,
-    desc: str = "running",
+    bar: "Progress | None" = None,
 ) -> list:
     """Run rows through the model in length-sorted batches; one output per row, in row order.
 
@@ -124,6 +136,7 @@ def forward(
     post: (output, attention_mask, row indices) -> one result per row of the batch, computed where the
           output lives (pooling, top-k) so that big outputs never pile up; default: each row's output as
           float32 on the CPU, cut to the row's own length when per_token (the output is (B, T, ...)).
+    bar: the run's progress bar, advanced by rows (None: no progress shown).
     """
     import torch
 
@@ -133,69 +146,67 @@ def forward(
     on_cpu = device is None or getattr(device, "type", str(device)) == "cpu"
     batches = plan([len(r.ids) for r in rows], batch_size, CPU_MAX_BATCH_TOKENS if on_cpu else None)
     out: list = [None] * len(rows)
-    with progress(len(rows), desc, enabled=not quiet and len(batches) >= PROGRESS_MIN_BATCHES) as bar:
-        with torch.inference_mode():
-            for batch in batches:
-                chunk = [rows[i] for i in batch]
-                input_ids, mask, types = pad(chunk, pad_id, device, with_types)
-                logits = call(input_ids, mask, types)  # (B, ...) or (B, T, ...)
-                if post is not None:
-                    results = post(logits, mask, batch)
-                else:
-                    logits = logits.float().cpu()
-                    results = [logits[r, : len(rows[i].ids)] if per_token else logits[r] for r, i in enumerate(batch)]
-                for i, res in zip(batch, results):
-                    out[i] = res
-                bar.advance(len(batch))
+    bar = bar or Progress("", enabled=False)
+    bar.grow(len(rows), len(batches))
+    with torch.inference_mode():
+        for batch in batches:
+            chunk = [rows[i] for i in batch]
+            input_ids, mask, types = pad(chunk, pad_id, device, with_types)
+            logits = call(input_ids, mask, types)  # (B, ...) or (B, T, ...)
+            if post is not None:
+                results = post(logits, mask, batch)
+            else:
+                logits = logits.float().cpu()
+                results = [logits[r, : len(rows[i].ids)] if per_token else logits[r] for r, i in enumerate(batch)]
+            for i, res in zip(batch, results):
+                out[i] = res
+            bar.advance(len(batch))
     return out
 
 
-class _NoBar:
-    def __enter__(self):
-        return self
+class Progress:
+    """One rich progress bar on stderr for a whole run, over forward rows. Its total grows as windows of
+    inputs arrive; it shows once the run has planned PROGRESS_MIN_BATCHES batches, only on a terminal,
+    and is hidden while records are written (stdout never lands inside the bar). Removed when done."""
 
-    def __exit__(self, *exc):
-        return False
+    def __init__(self, desc: str, enabled: bool = True):
+        self.enabled = enabled and _stderr_is_terminal()
+        self.desc = desc
+        self.batches = 0  # planned so far
+        self.total = 0  # rows planned so far
+        self.done = 0  # rows run so far
+        self._rich = None  # rich.progress.Progress, made when first shown
+        self._task = None
 
-    def advance(self, n: int) -> None:
-        pass
+    def grow(self, rows: int, batches: int) -> None:
+        """A window's rows join the total; the bar shows (again) while they run."""
+        self.batches += batches
+        self.total += rows
+        if not self.enabled or self.batches < PROGRESS_MIN_BATCHES:
+            return
+        if self._rich is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
 
+            from autocli.render import console
 
-class _Bar:
-    """A rich progress bar on stderr, removed when done."""
-
-    def __init__(self, total: int, desc: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from autocli.render import console
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console(stderr=True),
-            transient=True,
-        )
-        self._task = self._progress.add_task(desc, total=total)
-
-    def __enter__(self):
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._progress.stop()
-        return False
+            # no redirection: rich would send stdout's writes through the stderr console
+            self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                      console=console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False)
+            self._task = self._rich.add_task(self.desc, total=self.total, completed=self.done)
+        self._rich.update(self._task, total=self.total)
+        self._rich.start()
 
     def advance(self, n: int) -> None:
-        self._progress.advance(self._task, n)
+        self.done += n
+        if self._rich is not None:
+            self._rich.update(self._task, completed=self.done)
 
+    def hide(self) -> None:
+        if self._rich is not None:
+            self._rich.stop()
 
-def progress(total: int, desc: str, enabled: bool = True):
-    """A progress bar over `total` inputs when enabled and stderr is a terminal, else a no-op."""
-    if enabled and _stderr_is_terminal():
-        return _Bar(total, desc)
-    return _NoBar()
+    close = hide
 
 
 def _stderr_is_terminal() -> bool:

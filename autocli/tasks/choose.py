@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from autocli.errors import UsageError
 from autocli.results import ChoiceScore, Chosen, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
 
 MODES = {"multiple-choice": "multiple-choice", "nsp": "next-sentence-prediction"}  # mode -> model task
 IS_NEXT = 0  # BERT's next-sentence head: index 0 = "B follows A"
@@ -46,7 +46,7 @@ def choose(model, tokenizer, items: Iterable, options: ChooseOptions) -> Iterato
     if options.mode not in MODES:
         raise UsageError(f"unknown mode {options.mode!r}", f"use one of: {', '.join(MODES)}")
     limit = row_limit(model, tokenizer, options.max_length)
-    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+    return stream_windows(items, options, limit, lambda window, run: _window(model, tokenizer, window, options, limit, run), "choose")
 
 
 def _call(model, mode: str):
@@ -62,7 +62,7 @@ def _call(model, mode: str):
     return call
 
 
-def _window(model, tokenizer, items: list, options: ChooseOptions, limit, truncated: list) -> list:
+def _window(model, tokenizer, items: list, options: ChooseOptions, limit, run: RunState) -> list:
     import torch
 
     records: list = [None] * len(items)
@@ -88,7 +88,7 @@ def _window(model, tokenizer, items: list, options: ChooseOptions, limit, trunca
         owners.append((slot, c))
     for slot, err in failed.items():
         records[slot] = error_record(items[slot].index, err)
-    truncated += sorted(cut)
+    run.truncated += sorted(cut)
 
     call = _call(model, options.mode)
 
@@ -96,7 +96,7 @@ def _window(model, tokenizer, items: list, options: ChooseOptions, limit, trunca
         scores, raw = out
         return list(zip(scores.float().cpu().tolist(), raw.float().cpu().tolist()))
 
-    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, call=call, post=post, quiet=options.quiet, desc="choose") if rows else []
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, call=call, post=post, bar=run.bar) if rows else []
     per_item: dict[int, dict[int, tuple]] = {}
     for (slot, c), out in zip(owners, outs):
         per_item.setdefault(slot, {})[c] = out

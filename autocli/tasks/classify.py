@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from autocli.errors import InvalidCheckpoint, UsageError
 from autocli.results import Classification, LabelScore, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 TOP_K = 1
@@ -61,10 +61,10 @@ NOT_A_NUMBER = InvalidCheckpoint(
 def classify(model, tokenizer, items: Iterable, options: ClassifyOptions) -> Iterator:
     """One Classification (or error record) per item, in input order, a window at a time."""
     limit = row_limit(model, tokenizer, options.max_length)
-    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+    return stream_windows(items, options, limit, lambda window, run: _window(model, tokenizer, window, options, limit, run), "classify")
 
 
-def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, truncated: list) -> list:
+def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, run: RunState) -> list:
     import torch
 
     records: list = [None] * len(items)
@@ -85,13 +85,13 @@ def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, trun
             records[slot] = error_record(items[slot].index, enc)
             continue
         if enc.truncated:
-            truncated.append(items[slot].index)
+            run.truncated.append(items[slot].index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
     if not rows:
         return records
 
-    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, quiet=options.quiet, desc="classify")
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, bar=run.bar)
     logits = torch.stack(outs)  # (N, L)
     num_labels = logits.shape[-1]
     function = options.function or default_function(model.config, num_labels)

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
 from autocli.results import Embedding, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
 
 POOLING = "mean"
 POOLINGS = ("cls", "mean", "max")
@@ -127,10 +127,10 @@ def pool(hidden, mask, modes: tuple[str, ...]):
 def embed(model, tokenizer, items: Iterable, options: EmbedOptions) -> Iterator:
     """One Embedding (or error record) per item, in input order, a window at a time."""
     limit = row_limit(model, tokenizer, options.max_length)
-    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+    return stream_windows(items, options, limit, lambda window, run: _window(model, tokenizer, window, options, limit, run), "embed")
 
 
-def _window(model, tokenizer, items: list, options: EmbedOptions, limit, truncated: list) -> list:
+def _window(model, tokenizer, items: list, options: EmbedOptions, limit, run: RunState) -> list:
     import torch
 
     records: list = [None] * len(items)
@@ -149,7 +149,7 @@ def _window(model, tokenizer, items: list, options: EmbedOptions, limit, truncat
             records[slot] = error_record(items[slot].index, enc)
             continue
         if enc.truncated:
-            truncated.append(items[slot].index)
+            run.truncated.append(items[slot].index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
     if not rows:
@@ -161,7 +161,7 @@ def _window(model, tokenizer, items: list, options: EmbedOptions, limit, truncat
             vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
         return list(vectors.cpu())
 
-    vectors = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, post=pooled, quiet=options.quiet, desc="embed")
+    vectors = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, post=pooled, bar=run.bar)
     for slot, vec in zip(slots, vectors):
         item = items[slot]
         records[slot] = Embedding(item.index, vec.tolist(), item.text)

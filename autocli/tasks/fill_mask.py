@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 from autocli.errors import UsageError
 from autocli.results import Candidate, Filled, Mask, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
 
 TOP_K = 5
 
@@ -48,7 +48,7 @@ def fill_mask(model, tokenizer, items: Iterable, options: FillMaskOptions) -> It
     if options.top_k < 1:
         raise UsageError("--top-k must be at least 1")
     limit = row_limit(model, tokenizer, options.max_length)
-    return stream_windows(items, options, limit, lambda window, truncated: _window(model, tokenizer, window, options, limit, truncated))
+    return stream_windows(items, options, limit, lambda window, run: _window(model, tokenizer, window, options, limit, run), "fill-mask")
 
 
 def _encode(tokenizer, items: list, limit, records: list, truncated: list):
@@ -75,16 +75,16 @@ def _encode(tokenizer, items: list, limit, records: list, truncated: list):
             records[slot] = error_record(item.index, err)
             continue
         if enc.truncated:
-            truncated.append(item.index)
+            run.truncated.append(item.index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
         where.append((enc, positions))
     return rows, slots, where
 
 
-def _window(model, tokenizer, items: list, options: FillMaskOptions, limit, truncated: list) -> list:
+def _window(model, tokenizer, items: list, options: FillMaskOptions, limit, run: RunState) -> list:
     records: list = [None] * len(items)
-    rows, slots, where = _encode(tokenizer, items, limit, records, truncated)
+    rows, slots, where = _encode(tokenizer, items, limit, records, run.truncated)
     if not rows:
         return records
 
@@ -96,7 +96,7 @@ def _window(model, tokenizer, items: list, options: FillMaskOptions, limit, trun
             out.append((values.cpu().tolist(), ids.cpu().tolist(), at.cpu().tolist() if options.logits else None))
         return out
 
-    tops = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, post=top, quiet=options.quiet, desc="fill-mask")
+    tops = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, post=top, bar=run.bar)
     for slot, (enc, positions), (values, ids, raw) in zip(slots, where, tops):
         item = items[slot]
         masks = []

@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from autocli.errors import AutocliError, UsageError
 from autocli.results import Answer, Answered, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, stream_windows, windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows, windows
 
 TOP_K = 1
 MAX_ANSWER_LENGTH = 15
@@ -149,10 +149,10 @@ def qa(model, tokenizer, items: Iterable, options: QAOptions) -> Iterator:
     if options.allow_impossible and tokenizer.cls_id is None:
         raise UsageError("this tokenizer has no CLS token to score the empty answer with", "drop --allow-impossible")
     limit = row_limit(model, tokenizer, options.max_length) or MAX_LENGTH
-    return stream_windows(items, options, None, lambda window, _: _window(model, tokenizer, window, options, limit))
+    return stream_windows(items, options, None, lambda window, run: _window(model, tokenizer, window, options, limit, run), "qa")
 
 
-def _window(model, tokenizer, items: list, options: QAOptions, limit: int) -> list:
+def _window(model, tokenizer, items: list, options: QAOptions, limit: int, run: RunState) -> list:
     records: list = [None] * len(items)
     todo = []
     for slot, item in enumerate(items):
@@ -179,7 +179,7 @@ def _window(model, tokenizer, items: list, options: QAOptions, limit: int) -> li
     if not rows:
         return records
 
-    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, quiet=options.quiet, desc="qa")
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, bar=run.bar)
     for slot, plan in plans.items():
         mine = outs[plan.first : plan.first + len(plan.spans)]  # per window (Tw, 2)
         answers = answers_of(mine, plan, options)

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 from autocli.errors import AutocliError, UsageError
 from autocli.results import Entity, Tagged, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, encode_all, forward, owned_parts, stream_windows, windows
+from autocli.tasks.batching import Row, RunState, encode_all, forward, owned_parts, stream_windows, windows
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 AGGREGATION = "simple"
@@ -214,10 +214,10 @@ def tag(model, tokenizer, items: Iterable, options: TagOptions) -> Iterator:
     if options.stride < 0:
         raise UsageError("--stride must be 0 or more")
     limit = row_limit(model, tokenizer, options.max_length)
-    return stream_windows(items, options, None, lambda window, _: _window(model, tokenizer, window, options, limit))
+    return stream_windows(items, options, None, lambda window, run: _window(model, tokenizer, window, options, limit, run), "tag")
 
 
-def _window(model, tokenizer, items: list, options: TagOptions, limit) -> list:
+def _window(model, tokenizer, items: list, options: TagOptions, limit, run: RunState) -> list:
     from autocli.tasks.classify import label_names
 
     records: list = [None] * len(items)
@@ -241,7 +241,7 @@ def _window(model, tokenizer, items: list, options: TagOptions, limit) -> list:
     if not rows:
         return records
 
-    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, quiet=options.quiet, desc="tag")
+    outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, per_token=True, bar=run.bar)
     names = label_names(model.config, outs[0].shape[-1])
     toks = _Tokens(tokenizer)
     for slot, (enc, spans, first, count) in plans.items():

@@ -20,7 +20,7 @@ from autocli.tokenizer.chat import render_template
 from autocli.tokenizer.files import (
     ADDED_TOKENS, CHAT_TEMPLATE_DIR, CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, MERGES_TXT, NO_LIMIT, READS_HINT,
     ROLES, SENTENCEPIECE_FILES, SPECIAL_TOKENS_MAP, TOKENIZER_CONFIG, TOKENIZER_JSON, VOCAB_FILES, VOCAB_JSON,
-    VOCAB_TXT,
+    VOCAB_TXT, max_length_of,
 )
 from autocli.tokenizer.load import load_tokenizer, load_tokenizer_from_dir
 from autocli.tokenizer.wrapper import Encoded, Tokenizer, clean_up_tokenization
@@ -29,5 +29,5 @@ __all__ = [
     "ADDED_TOKENS", "CHAT_TEMPLATE_DIR", "CHAT_TEMPLATE_JINJA", "CHAT_TEMPLATE_JSON", "MERGES_TXT", "NO_LIMIT",
     "READS_HINT", "ROLES", "SENTENCEPIECE_FILES", "SPECIAL_TOKENS_MAP", "TOKENIZER_CONFIG", "TOKENIZER_JSON",
     "VOCAB_FILES", "VOCAB_JSON", "VOCAB_TXT", "Encoded", "Tokenizer", "clean_up_tokenization", "load_tokenizer",
-    "load_tokenizer_from_dir", "render_template",
+    "load_tokenizer_from_dir", "max_length_of", "render_template",
 ]

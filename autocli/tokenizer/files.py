@@ -32,6 +32,13 @@ ROLES = ("bos", "eos", "unk", "sep", "pad", "cls", "mask")
 # A length at or above this is "no limit": transformers writes int(1e30) as model_max_length when none is known.
 NO_LIMIT = 10**12
 
+
+def max_length_of(value) -> int | None:
+    """tokenizer_config.json's model_max_length as a usable limit; None for "no limit" and for junk."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return int(value) if 0 < value < NO_LIMIT else None
+
 # A checkpoint's file by name -> its local path, or None when the checkpoint lacks it.
 Getter = Callable[[str], "Path | None"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from autocli.errors import Unsupported, UsageError
 from autocli.tokenizer.chat import check_messages, render_template
-from autocli.tokenizer.files import NO_LIMIT
+from autocli.tokenizer.files import max_length_of
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Tokenizer:
         self.config = config
         self.source = source
         self.chat_template = chat_template
-        self.model_max_length = _max_length(config.get("model_max_length"))
+        self.model_max_length = max_length_of(config.get("model_max_length"))
         self.padding_side = _side(config, "padding_side")
         self.truncation_side = _side(config, "truncation_side")
         self.clean_up_spaces = config.get("clean_up_tokenization_spaces") is True
@@ -219,12 +219,6 @@ def clean_up_tokenization(text: str) -> str:
                  (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
         text = text.replace(a, b)
     return text
-
-
-def _max_length(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        return None
-    return int(value) if 0 < value < NO_LIMIT else None
 
 
 def _side(config: dict, key: str) -> str:
