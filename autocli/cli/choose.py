@@ -20,50 +20,36 @@ EPILOG = (
 )
 
 
+# choose reads JSON objects (a question and its choices) whatever --jsonl says.
+AlwaysJsonl = Annotated[bool, typer.Option("--jsonl", help="Inputs are JSON objects, one per line (always so for choose).", rich_help_panel="Input")]
+
+
+@o.shared_options(jsonl=(AlwaysJsonl, True))
 def choose_cmd(
     model: o.Checkpoint,
     question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question, prompt or first sentence.")] = None,
     choice: Annotated[Optional[list[str]], typer.Option("--choice", help="A candidate (repeat for each).")] = None,
     nsp: Annotated[bool, typer.Option("--nsp", help="Score with BERT's next-sentence head instead of a multiple-choice head.")] = False,
     logits: o.Logits = False,
-    input_file: o.InputFile = None,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Inputs are JSON objects, one per line (always so for choose).", rich_help_panel="Input")] = True,
-    batch_size: o.BatchSize = o.BATCH_SIZE,
-    max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_random_head: o.AllowRandomHead = False,
-    allow_pickle: o.AllowPickle = False,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Score candidate texts against a question: multiple choice, or next-sentence prediction."""
     from autocli.errors import UsageError
-    from autocli.inputs import Inputs, Item, read_inputs
+    from autocli.inputs import Inputs, Item
     from autocli.results import Chosen
-    from autocli.tasks import load
     from autocli.tasks.choose import MODES, ChooseOptions, choose
 
     mode = "nsp" if nsp else "multiple-choice"
     if question is not None or choice:
         if question is None or not choice:
             raise UsageError("--question and --choice go together", 'e.g. --question "..." --choice "A" --choice "B"')
-        if input_file is not None:
+        if shared.input_file is not None:
             raise UsageError("give --question/--choice, or inputs with --input, not both")
         items = Inputs([Item(0, {"question": question, "choices": list(choice)})])
     else:
-        items = read_inputs(None, input_file, jsonl=True, primary="question")
-    _, tokenizer, loaded = load(
-        model, MODES[mode], revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
-    )
-    options = ChooseOptions(batch_size, max_length, quiet, logits, mode=mode)
-    o.emit_records(choose(loaded, tokenizer, items, options), fmt, json_flag, Chosen)
+        shared.jsonl = True
+        items = shared.read(None, primary="question")
+    _, tokenizer, loaded = shared.load(model, MODES[mode])
+    options = ChooseOptions(shared.batch_size, shared.max_length, shared.quiet, logits, mode=mode)
+    shared.emit(choose(loaded, tokenizer, items, options), Chosen)

@@ -43,6 +43,7 @@ def parse_top_k(value: str) -> int | None:
     return k
 
 
+@o.shared_options()
 def classify_cmd(
     model: o.Checkpoint,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
@@ -50,28 +51,12 @@ def classify_cmd(
     top_k: Annotated[str, typer.Option("--top-k", help="Labels to show per input: N, or all.")] = str(TOP_K),
     function: Annotated[Optional[Function], typer.Option("--function", help="Score function; default from the checkpoint.")] = None,
     logits: o.Logits = False,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = o.BATCH_SIZE,
-    max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_random_head: o.AllowRandomHead = False,
-    allow_pickle: o.AllowPickle = False,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Classify texts (or text pairs) with a sequence-classification head."""
-    from autocli.inputs import read_inputs, requiring
+    from autocli.inputs import requiring
     from autocli.results import Classification
-    from autocli.tasks import load
     from autocli.tasks.classify import ClassifyOptions, classify
 
     k = parse_top_k(top_k)
@@ -80,11 +65,8 @@ def classify_cmd(
         if pair is not None and item.error is None:
             item.fields.setdefault("text_pair", pair)
 
-    items = read_inputs(texts, input_file, jsonl).each(requiring("text")).each(with_pair)
-    _, tokenizer, loaded = load(
-        model, "sequence-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
-    )
-    options = ClassifyOptions(batch_size, max_length, quiet, logits, top_k=k, function=function.value if function else None)
-    o.emit_records(classify(loaded, tokenizer, items, options), fmt, json_flag, Classification)
+    items = shared.read(texts).each(requiring("text")).each(with_pair)
+    _, tokenizer, loaded = shared.load(model, "sequence-classification")
+    options = ClassifyOptions(shared.batch_size, shared.max_length, shared.quiet, logits, top_k=k,
+                              function=function.value if function else None)
+    shared.emit(classify(loaded, tokenizer, items, options), Classification)

@@ -55,6 +55,7 @@ def _print_schema(value: bool) -> None:
         raise typer.Exit()
 
 
+@o.shared_options(o.HUB_OPTIONS + o.OUTPUT_OPTIONS)
 def compat_cmd(
     checkpoints: Annotated[
         list[str],
@@ -81,27 +82,18 @@ def compat_cmd(
         bool,
         typer.Option("--schema", is_eager=True, callback=_print_schema, help="Print the JSON Schema of --format json and exit."),
     ] = False,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Check, without loading weights, which tasks each checkpoint can run, and lint it."""
     from autocli import compat, registry, render
     from autocli.errors import AutocliError, RequirementFailed
 
-    fmt = o.output_format(fmt, json_flag, o.Format.json)
+    fmt = shared.format(o.Format.json)
     required = compat.resolve_tasks(require)
     tasks = compat.resolve_tasks(task) if task else list(registry.TASKS)
     tasks = [t for t in registry.TASKS if t in tasks or t in required]  # a required task is always shown
-    report = compat.check(
-        checkpoints, tasks, required, strict, tokenizer, verbose,
-        revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet,
-    )
+    report = compat.check(checkpoints, tasks, required, strict, tokenizer, shared.verbose, **shared.hub)
     if fmt == o.Format.jsonl:  # one checkpoint per line, each carrying the schema
         for r in report.checkpoints:
             render.emit({"schema": report.schema, **render.to_data(r)}, fmt)

@@ -26,18 +26,13 @@ Weights = Annotated[
 ]
 
 
+@o.shared_options(o.HUB_OPTIONS + o.OUTPUT_OPTIONS)
 def download_cmd(
     model: o.Checkpoint,
     include_weights: Weights = True,
     allow_pickle: o.AllowPickle = False,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Fetch what the other commands read into the cache."""
     import time
@@ -47,7 +42,7 @@ def download_cmd(
     from autocli.checkpoint.prefetch import download
 
     start = time.perf_counter()
-    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
-    result = download(ckpt, include_weights=include_weights, allow_pickle=allow_pickle, quiet=quiet)
-    o.note_time(verbose, start, f"{len(result.files)} files, {result.total_bytes:,} bytes, from {ckpt.where}")
-    render.emit(result, o.output_format(fmt, json_flag, o.Format.json))
+    ckpt = Checkpoint.resolve(model, **shared.hub)
+    result = download(ckpt, include_weights=include_weights, allow_pickle=allow_pickle, quiet=shared.quiet)
+    o.note_time(shared.verbose, start, f"{len(result.files)} files, {result.total_bytes:,} bytes, from {ckpt.where}")
+    render.emit(result, shared.format(o.Format.json))

@@ -21,44 +21,25 @@ EPILOG = (
 )
 
 
+@o.shared_options()
 def fill_mask_cmd(
     model: o.Checkpoint,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts with mask tokens ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="Candidates per mask.")] = TOP_K,
     sequence: Annotated[str, typer.Option("--sequence", metavar="|".join(SEQUENCES), help="decoded: the pipeline's decoded ids; text: the token written into the input.")] = SEQUENCE,
     logits: o.Logits = False,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = o.BATCH_SIZE,
-    max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_random_head: o.AllowRandomHead = False,
-    allow_pickle: o.AllowPickle = False,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Predict the tokens hidden behind mask tokens with a masked-LM head."""
     from autocli.errors import UsageError
-    from autocli.inputs import read_inputs, requiring
+    from autocli.inputs import requiring
     from autocli.results import Filled
-    from autocli.tasks import load
     from autocli.tasks.fill_mask import FillMaskOptions, fill_mask
 
     if sequence not in SEQUENCES:
         raise UsageError(f"--sequence {sequence!r} is not one of {', '.join(SEQUENCES)}")
-    items = read_inputs(texts, input_file, jsonl).each(requiring("text"))
-    _, tokenizer, loaded = load(
-        model, "masked-lm", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
-    )
-    options = FillMaskOptions(batch_size, max_length, quiet, logits, top_k=top_k, sequence=sequence)
-    o.emit_records(fill_mask(loaded, tokenizer, items, options), fmt, json_flag, Filled)
+    items = shared.read(texts).each(requiring("text"))
+    _, tokenizer, loaded = shared.load(model, "masked-lm")
+    options = FillMaskOptions(shared.batch_size, shared.max_length, shared.quiet, logits, top_k=top_k, sequence=sequence)
+    shared.emit(fill_mask(loaded, tokenizer, items, options), Filled)

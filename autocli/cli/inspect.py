@@ -41,18 +41,13 @@ Schema = Annotated[
 ]
 
 
+@opt.shared_options(opt.HUB_OPTIONS + opt.OUTPUT_OPTIONS)
 def inspect_cmd(
     checkpoint: opt.Checkpoint,
     tensors: Tensors = False,
     schema: Schema = False,
-    revision: opt.Revision = None,
-    offline: opt.Offline = False,
-    cache_dir: opt.CacheDir = None,
-    token: opt.Token = None,
-    fmt: opt.FormatOpt = opt.Format.auto,
-    json_flag: opt.JsonFlag = False,
-    quiet: opt.Quiet = False,
-    verbose: opt.Verbose = False,
+    *,
+    shared: opt.Shared,
 ) -> None:
     """Show a checkpoint's architecture, parameters, memory needs and tokenizer, without loading it."""
     import time
@@ -62,7 +57,7 @@ def inspect_cmd(
     from autocli.inspect import inspect
 
     start = time.perf_counter()
-    ckpt = Checkpoint.resolve(checkpoint, revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
+    ckpt = Checkpoint.resolve(checkpoint, **shared.hub)
     result = inspect(ckpt, tensors=tensors)
-    opt.note_time(verbose, start, f"read the configs and {len(result.weights.files)} weight header(s) from {ckpt.where}")
-    render.emit(result, opt.output_format(fmt, json_flag, opt.Format.json))
+    opt.note_time(shared.verbose, start, f"read the configs and {len(result.weights.files)} weight header(s) from {ckpt.where}")
+    render.emit(result, shared.format(opt.Format.json))

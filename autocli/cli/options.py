@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -75,7 +76,7 @@ FormatOpt = Annotated[
     typer.Option(
         "--format", "-f",
         help="auto: a table on a terminal, the command's machine form in a pipe (JSONL, one object per input; "
-        "inspect and compat: one JSON document). table | json | jsonl force one.",
+        "inspect, compat, download and env: one JSON document). table | json | jsonl force one.",
         rich_help_panel=OUT,
     ),
 ]
@@ -166,3 +167,107 @@ AllowRandomHead = Annotated[
         rich_help_panel=RUN,
     ),
 ]
+
+
+# ---- the options many commands share, declared once ----------------------------------------------
+
+# name -> (annotation, default), in the order `--help` lists them after a command's own options.
+SHARED = {
+    "input_file": (InputFile, None),
+    "jsonl": (JsonlInput, False),
+    "batch_size": (BatchSize, BATCH_SIZE),
+    "max_length": (MaxLength, None),
+    "device": (DeviceOpt, DEVICE),
+    "dtype": (DTypeOpt, DTYPE),
+    "allow_random_head": (AllowRandomHead, False),
+    "allow_pickle": (AllowPickle, False),
+    "tokenizer_source": (TokenizerSource, None),
+    "revision": (Revision, None),
+    "offline": (Offline, False),
+    "cache_dir": (CacheDir, None),
+    "token": (Token, None),
+    "fmt": (FormatOpt, Format.auto),
+    "json_flag": (JsonFlag, False),
+    "quiet": (Quiet, False),
+    "verbose": (Verbose, False),
+}
+HUB_OPTIONS = ("revision", "offline", "cache_dir", "token")
+OUTPUT_OPTIONS = ("fmt", "json_flag", "quiet", "verbose")
+TEXT_OPTIONS = ("input_file", "jsonl", "max_length", "tokenizer_source", *HUB_OPTIONS, *OUTPUT_OPTIONS)
+MODEL_OPTIONS = tuple(SHARED)
+
+
+@dataclass
+class Shared:
+    """The shared options of one invocation (those a command does not take keep their defaults)."""
+
+    input_file: Optional[Path] = None
+    jsonl: bool = False
+    batch_size: int = BATCH_SIZE
+    max_length: Optional[int] = None
+    device: str = DEVICE
+    dtype: str = DTYPE
+    allow_random_head: bool = False
+    allow_pickle: bool = False
+    tokenizer_source: Optional[str] = None
+    revision: Optional[str] = None
+    offline: bool = False
+    cache_dir: Optional[Path] = None
+    token: Optional[str] = None
+    fmt: Format = Format.auto
+    json_flag: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+    @property
+    def hub(self) -> dict:
+        """Where checkpoints come from: the keywords of Checkpoint.resolve."""
+        return dict(revision=self.revision, cache_dir=self.cache_dir, token=self.token, offline=self.offline, quiet=self.quiet)
+
+    def read(self, texts, **kw):
+        """The inputs: arguments, --input FILE or stdin, as plain lines or (--jsonl) objects."""
+        from autocli.inputs import read_inputs
+
+        return read_inputs(texts, self.input_file, self.jsonl, **kw)
+
+    def load(self, model: str, task: str, **kw):
+        """tasks.load with these options -> (ckpt, tokenizer, model); kw overrides (qa's own max_length)."""
+        from autocli.tasks import load
+
+        args = dict(device=self.device, dtype=self.dtype, allow_random_head=self.allow_random_head, allow_pickle=self.allow_pickle,
+                    tokenizer_source=self.tokenizer_source, max_length=self.max_length, verbose=self.verbose, **self.hub)
+        return load(model, task, **{**args, **kw})
+
+    def format(self, natural=Format.jsonl):
+        return output_format(self.fmt, self.json_flag, natural)
+
+    def emit(self, records, of: type) -> None:
+        emit_records(records, self.fmt, self.json_flag, of)
+
+
+def shared_options(names=MODEL_OPTIONS, **replace):
+    """Command decorator: after the command's own parameters come the shared options `names` (an entry of
+    `replace` gives one another (annotation, default)); the function receives them as one `shared: Shared`.
+    Only the signature typer reads changes: the options stay plain typer options."""
+    import functools
+    import inspect
+
+    def wrap(fn):
+        sig = inspect.signature(fn, eval_str=True)  # typer reads objects, not the strings of `annotations`
+        own = [p for p in sig.parameters.values() if p.name != "shared"]
+        added = []
+        for name in names:
+            annotation, default = replace.get(name, SHARED[name])
+            added.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+
+        @functools.wraps(fn)
+        def command(*args, **kwargs):
+            shared = Shared(**{name: kwargs.pop(name) for name in names})
+            return fn(*args, **kwargs, shared=shared)
+
+        params = own + added
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return wrap

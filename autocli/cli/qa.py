@@ -43,6 +43,7 @@ def _read_context(path: Path) -> str:
         raise UsageError(f"--context-file is not valid UTF-8 (byte {e.start})", "convert the file to UTF-8") from None
 
 
+@o.shared_options(tuple(n for n in o.MODEL_OPTIONS if n != "max_length"))
 def qa_cmd(
     model: o.Checkpoint,
     question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question (also the default for every input).")] = None,
@@ -54,28 +55,13 @@ def qa_cmd(
     doc_stride: Annotated[int, typer.Option("--doc-stride", min=0, help="Context tokens shared by consecutive windows.")] = DOC_STRIDE,
     allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="Let the empty answer (no answer in the context) compete.")] = False,
     logits: o.Logits = False,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = o.BATCH_SIZE,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_random_head: o.AllowRandomHead = False,
-    allow_pickle: o.AllowPickle = False,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Find the answer to a question as a span of a context."""
     from autocli.errors import UsageError
-    from autocli.inputs import Inputs, Item, read_inputs, require
+    from autocli.inputs import Inputs, Item, require
     from autocli.results import Answered
-    from autocli.tasks import load
     from autocli.tasks.qa import QAOptions, qa
 
     if context is not None and context_file is not None:
@@ -83,7 +69,7 @@ def qa_cmd(
     if context is not None or context_file is not None:
         if question is None:
             raise UsageError("--question is required with --context", 'e.g. --question "Who?" --context "..."')
-        if input_file is not None or jsonl:
+        if shared.input_file is not None or shared.jsonl:
             raise UsageError("give one --context, or inputs with --input/--jsonl, not both")
         items = Inputs([Item(0, {"question": question, "context": context if context is not None else _read_context(context_file)})])
     else:
@@ -91,15 +77,11 @@ def qa_cmd(
             if question is not None and item.error is None:
                 item.fields.setdefault("question", question)
 
-        items = read_inputs(None, input_file, jsonl, primary="context").each(with_question)
+        items = shared.read(None, primary="context").each(with_question)
     items.each(lambda item: require(item, "question", "context"))
-    _, tokenizer, loaded = load(
-        model, "question-answering", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, pair=True, quiet=quiet, verbose=verbose,
-    )
+    _, tokenizer, loaded = shared.load(model, "question-answering", max_length=max_length, pair=True)
     options = QAOptions(
-        batch_size, max_length, quiet, logits, top_k=top_k, max_answer_length=max_answer_length,
+        shared.batch_size, max_length, shared.quiet, logits, top_k=top_k, max_answer_length=max_answer_length,
         doc_stride=doc_stride, allow_impossible=allow_impossible,
     )
-    o.emit_records(qa(loaded, tokenizer, items, options), fmt, json_flag, Answered)
+    shared.emit(qa(loaded, tokenizer, items, options), Answered)

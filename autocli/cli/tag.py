@@ -31,6 +31,7 @@ class Aggregation(str, Enum):
     max = "max"
 
 
+@o.shared_options()
 def tag_cmd(
     model: o.Checkpoint,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
@@ -38,36 +39,17 @@ def tag_cmd(
     ignore_labels: Annotated[str, typer.Option("--ignore-labels", help="Comma-separated labels left out ('' keeps all).")] = ",".join(IGNORE_LABELS),
     stride: Annotated[int, typer.Option("--stride", min=0, help="Tokens shared by consecutive windows of a long text.")] = STRIDE,
     logits: o.Logits = False,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = o.BATCH_SIZE,
-    max_length: o.MaxLength = None,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_random_head: o.AllowRandomHead = False,
-    allow_pickle: o.AllowPickle = False,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Label the tokens of texts and group them into entities with character offsets."""
-    from autocli.inputs import read_inputs, requiring
+    from autocli.inputs import requiring
     from autocli.results import Tagged
-    from autocli.tasks import load
     from autocli.tasks.tag import TagOptions, tag
 
-    items = read_inputs(texts, input_file, jsonl).each(requiring("text"))
-    _, tokenizer, loaded = load(
-        model, "token-classification", revision=revision, cache_dir=cache_dir, token=token, offline=offline,
-        device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
-        tokenizer_source=tokenizer_source, max_length=max_length, quiet=quiet, verbose=verbose,
-    )
+    items = shared.read(texts).each(requiring("text"))
+    _, tokenizer, loaded = shared.load(model, "token-classification")
     ignore = tuple(label.strip() for label in ignore_labels.split(",") if label.strip())
-    options = TagOptions(batch_size, max_length, quiet, logits, aggregation=aggregation.value, ignore_labels=ignore, stride=stride)
-    o.emit_records(tag(loaded, tokenizer, items, options), fmt, json_flag, Tagged)
+    options = TagOptions(shared.batch_size, shared.max_length, shared.quiet, logits, aggregation=aggregation.value,
+                         ignore_labels=ignore, stride=stride)
+    shared.emit(tag(loaded, tokenizer, items, options), Tagged)

@@ -122,6 +122,7 @@ def decode_items(tokenizer, items, skip_special_tokens: bool):
             yield error_record(item.index, e)
 
 
+@o.shared_options(o.TEXT_OPTIONS)
 def tokenize_cmd(
     model: o.Checkpoint,
     texts: Annotated[
@@ -137,30 +138,20 @@ def tokenize_cmd(
     decode: Annotated[bool, typer.Option("--decode", help="Inputs are token ids (e.g. 101,2023,102); print their text.")] = False,
     padding: Annotated[Optional[Padding], typer.Option("--padding", help="Pad to the longest input or to --max-length; adds attention_mask.")] = None,
     truncation: Annotated[bool, typer.Option("--truncation", help="Cut to --max-length, or to the model's limit.")] = False,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    max_length: o.MaxLength = None,
-    tokenizer_source: o.TokenizerSource = None,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    fmt: o.FormatOpt = o.Format.auto,
-    json_flag: o.JsonFlag = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    *,
+    shared: o.Shared,
 ) -> None:
     """Split texts into tokens: ids, tokens and character spans, exactly as the checkpoint's tokenizer does."""
     import time
 
     from autocli import render
     from autocli.errors import UsageError
-    from autocli.inputs import read_inputs
     from autocli.results import Tokenized
     from autocli.tasks import check_max_length, describe_tokenizer, load_tokenizer_for
 
     # --ids, --count and --decode print plain lines (their table form), terminal or pipe.
-    fmt = o.output_format(fmt, json_flag, o.Format.table if ids_only or count or decode else o.Format.jsonl)
+    max_length = shared.max_length
+    fmt = shared.format(o.Format.table if ids_only or count or decode else o.Format.jsonl)
     if ids_only and count:
         raise UsageError("--ids and --count each print one line per input; choose one")
     if (ids_only or count) and fmt != o.Format.table:
@@ -175,11 +166,10 @@ def tokenize_cmd(
         if pair is not None and item.error is None:
             item.fields.setdefault("text_pair", pair)
 
-    items = read_inputs(texts, input_file, jsonl, allow_empty=True).each(with_pair)
+    items = shared.read(texts, allow_empty=True).each(with_pair)
     start = time.perf_counter()
-    ckpt, tokenizer = load_tokenizer_for(model, tokenizer_source, revision=revision, cache_dir=cache_dir, token=token,
-                                         offline=offline, quiet=quiet)
-    o.note_time(verbose, start, f"read {describe_tokenizer(tokenizer, tokenizer_source)} from {ckpt.where}")
+    ckpt, tokenizer = load_tokenizer_for(model, shared.tokenizer_source, **shared.hub)
+    o.note_time(shared.verbose, start, f"read {describe_tokenizer(tokenizer, shared.tokenizer_source)} from {ckpt.where}")
     if decode:
         render.finish(render.emit_records(decode_items(tokenizer, items, skip_special_tokens=no_special), fmt, None, render.decoded_line))
         return
@@ -190,7 +180,7 @@ def tokenize_cmd(
     if padding is not None:
         records = padded(records, tokenizer, padding, limit)
     line = render.token_ids_line if ids_only else render.token_count_line if count else None
-    tally = render.emit_records(_noting_truncation(records, limit, quiet), fmt, Tokenized, line)
+    tally = render.emit_records(_noting_truncation(records, limit, shared.quiet), fmt, Tokenized, line)
     render.finish(tally)
 
 

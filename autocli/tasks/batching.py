@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 from autocli.errors import AutocliError, UsageError
+from autocli.results import error_record
 from autocli.tasks import check_max_length
 
 # Progress bars appear only for runs of at least this many batches (and only on a terminal).
@@ -49,6 +50,28 @@ class RunState:
 
     bar: "Progress"
     truncated: list[int] = field(default_factory=list)
+
+
+def failed_inputs(items: list) -> tuple[list, list[int]]:
+    """A window's start: (records, with each input that already failed as its error record and None
+    elsewhere; the slots of the inputs still to run)."""
+    records = [None if item.error is None else error_record(item.index, item.error) for item in items]
+    return records, [slot for slot, item in enumerate(items) if item.error is None]
+
+
+def encoded_rows(items: list, slots: list[int], encs: list, records: list, run: "RunState") -> tuple[list, list[int]]:
+    """(forward rows, their slots): one row per encoding; an input whose encoding failed gets its error
+    record instead, and a truncated one is noted for the run's warning."""
+    rows, kept = [], []
+    for slot, enc in zip(slots, encs):
+        if isinstance(enc, Exception):
+            records[slot] = error_record(items[slot].index, enc)
+            continue
+        if enc.truncated:
+            run.truncated.append(items[slot].index)
+        rows.append(Row(list(enc.ids), list(enc.type_ids)))
+        kept.append(slot)
+    return rows, kept
 
 
 def stream_windows(items: Iterable, options, limit: int | None, run: Callable[[list, RunState], list], desc: str) -> Iterator:

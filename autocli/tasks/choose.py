@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from autocli.errors import UsageError
 from autocli.results import ChoiceScore, Chosen, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, failed_inputs, forward, stream_windows
 
 MODES = {"multiple-choice": "multiple-choice", "nsp": "next-sentence-prediction"}  # mode -> model task
 IS_NEXT = 0  # BERT's next-sentence head: index 0 = "B follows A"
@@ -65,14 +65,10 @@ def _call(model, mode: str):
 def _window(model, tokenizer, items: list, options: ChooseOptions, limit, run: RunState) -> list:
     import torch
 
-    records: list = [None] * len(items)
-    pairs = []  # (slot, choice number)
-    for slot, item in enumerate(items):
+    for item in items:
         check_item(item, options.mode)
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
-            continue
-        pairs += [(slot, c) for c in range(len(item.fields["choices"]))]
+    records, todo = failed_inputs(items)
+    pairs = [(slot, c) for slot in todo for c in range(len(items[slot].fields["choices"]))]  # (slot, choice number)
 
     firsts = [items[s].fields["question"] for s, _ in pairs]
     seconds = [items[s].fields["choices"][c] for s, c in pairs]

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from autocli.errors import InvalidCheckpoint, UsageError
 from autocli.results import Classification, LabelScore, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
+from autocli.tasks.batching import RunState, encode_all, encoded_rows, failed_inputs, forward, stream_windows
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 TOP_K = 1
@@ -67,27 +67,13 @@ def classify(model, tokenizer, items: Iterable, options: ClassifyOptions) -> Ite
 def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, run: RunState) -> list:
     import torch
 
-    records: list = [None] * len(items)
-    todo = []  # (slot, text, pair)
-    for slot, item in enumerate(items):
+    for item in items:
         pair = item.fields.get("text_pair")
         if item.error is None and pair is not None and not isinstance(pair, str):
             item.error = UsageError(f"field 'text_pair' is a {type(pair).__name__}", 'use "text_pair": "..."')
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
-            continue
-        todo.append((slot, item.text, pair))
-
-    encs = encode_all(tokenizer, [t for _, t, _ in todo], [p for _, _, p in todo], limit)
-    rows, slots = [], []
-    for (slot, text, pair), enc in zip(todo, encs):
-        if isinstance(enc, Exception):
-            records[slot] = error_record(items[slot].index, enc)
-            continue
-        if enc.truncated:
-            run.truncated.append(items[slot].index)
-        rows.append(Row(list(enc.ids), list(enc.type_ids)))
-        slots.append(slot)
+    records, todo = failed_inputs(items)
+    encs = encode_all(tokenizer, [items[s].text for s in todo], [items[s].fields.get("text_pair") for s in todo], limit)
+    rows, slots = encoded_rows(items, todo, encs, records, run)
     if not rows:
         return records
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
-from autocli.results import Embedding, error_record
+from autocli.results import Embedding
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
+from autocli.tasks.batching import RunState, encode_all, encoded_rows, failed_inputs, forward, stream_windows
 
 POOLING = "mean"
 POOLINGS = ("cls", "mean", "max")
@@ -133,25 +133,10 @@ def embed(model, tokenizer, items: Iterable, options: EmbedOptions) -> Iterator:
 def _window(model, tokenizer, items: list, options: EmbedOptions, limit, run: RunState) -> list:
     import torch
 
-    records: list = [None] * len(items)
-    todo = []
-    for slot, item in enumerate(items):
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
-        else:
-            todo.append(slot)
-
+    records, todo = failed_inputs(items)
     texts = [items[s].text.lower() if options.lowercase else items[s].text for s in todo]
     encs = encode_all(tokenizer, texts, None, limit)
-    rows, slots = [], []
-    for slot, enc in zip(todo, encs):
-        if isinstance(enc, Exception):
-            records[slot] = error_record(items[slot].index, enc)
-            continue
-        if enc.truncated:
-            run.truncated.append(items[slot].index)
-        rows.append(Row(list(enc.ids), list(enc.type_ids)))
-        slots.append(slot)
+    rows, slots = encoded_rows(items, todo, encs, records, run)
     if not rows:
         return records
 

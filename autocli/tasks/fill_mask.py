@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 from autocli.errors import UsageError
 from autocli.results import Candidate, Filled, Mask, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows
+from autocli.tasks.batching import Row, RunState, encode_all, failed_inputs, forward, stream_windows
 
 TOP_K = 5
 
@@ -51,16 +51,10 @@ def fill_mask(model, tokenizer, items: Iterable, options: FillMaskOptions) -> It
     return stream_windows(items, options, limit, lambda window, run: _window(model, tokenizer, window, options, limit, run), "fill-mask")
 
 
-def _encode(tokenizer, items: list, limit, records: list, truncated: list):
+def _encode(tokenizer, items: list, limit, records: list, todo: list[int], truncated: list):
     """-> (rows, slots, where): the forward rows of the items that have a mask, with their mask positions."""
     mask_id = tokenizer.mask_id
     mask_token = tokenizer.id_to_token(mask_id)
-    todo = []
-    for slot, item in enumerate(items):
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
-        else:
-            todo.append(slot)
     encs = encode_all(tokenizer, [items[s].text for s in todo], None, limit)
     rows, slots, where = [], [], []
     for slot, enc in zip(todo, encs):
@@ -83,8 +77,8 @@ def _encode(tokenizer, items: list, limit, records: list, truncated: list):
 
 
 def _window(model, tokenizer, items: list, options: FillMaskOptions, limit, run: RunState) -> list:
-    records: list = [None] * len(items)
-    rows, slots, where = _encode(tokenizer, items, limit, records, run.truncated)
+    records, todo = failed_inputs(items)
+    rows, slots, where = _encode(tokenizer, items, limit, records, todo, run.truncated)
     if not rows:
         return records
 

@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from autocli.errors import AutocliError, UsageError
 from autocli.results import Answer, Answered, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, stream_windows, windows
+from autocli.tasks.batching import Row, RunState, encode_all, failed_inputs, forward, stream_windows, windows
 
 TOP_K = 1
 MAX_ANSWER_LENGTH = 15
@@ -153,13 +153,7 @@ def qa(model, tokenizer, items: Iterable, options: QAOptions) -> Iterator:
 
 
 def _window(model, tokenizer, items: list, options: QAOptions, limit: int, run: RunState) -> list:
-    records: list = [None] * len(items)
-    todo = []
-    for slot, item in enumerate(items):
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
-        else:
-            todo.append(slot)
+    records, todo = failed_inputs(items)
 
     questions = [items[s].fields["question"] for s in todo]
     contexts = [items[s].fields["context"] for s in todo]

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 from autocli.errors import AutocliError, UsageError
 from autocli.results import Entity, Tagged, error_record
 from autocli.tasks import RunOptions, row_limit
-from autocli.tasks.batching import Row, RunState, encode_all, forward, owned_parts, stream_windows, windows
+from autocli.tasks.batching import Row, RunState, encode_all, failed_inputs, forward, owned_parts, stream_windows, windows
 
 AGGREGATIONS = ("none", "simple", "first", "average", "max")
 AGGREGATION = "simple"
@@ -220,11 +220,7 @@ def tag(model, tokenizer, items: Iterable, options: TagOptions) -> Iterator:
 def _window(model, tokenizer, items: list, options: TagOptions, limit, run: RunState) -> list:
     from autocli.tasks.classify import label_names
 
-    records: list = [None] * len(items)
-    todo = [slot for slot, item in enumerate(items) if item.error is None]
-    for slot, item in enumerate(items):
-        if item.error is not None:
-            records[slot] = error_record(item.index, item.error)
+    records, todo = failed_inputs(items)
 
     encs = encode_all(tokenizer, [items[s].text for s in todo], None, None)  # whole texts: windows come next
     rows, plans = [], {}
