@@ -75,14 +75,20 @@ def refuse_remote_code(ckpt) -> None:
         raise InvalidCheckpoint(f"remote code refused: {reason}", REMOTE_CODE_HINT)
 
 
-def read_json(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
-    """Read a JSON file with a size bound; any problem is an InvalidCheckpoint naming the file."""
+def file_size(path: Path, what: str, max_bytes: int, kind: str = "a config file") -> int:
+    """The size of a checkpoint file that must stay under max_bytes; InvalidCheckpoint naming it otherwise."""
     try:
         size = os.path.getsize(path)
     except OSError as e:
         raise InvalidCheckpoint(f"cannot read {what}: {e.strerror}", f"check {path}") from None
     if size > max_bytes:
-        raise InvalidCheckpoint(f"{what} is {size:,} bytes, over the {max_bytes:,}-byte limit", "is this really a config file?")
+        raise InvalidCheckpoint(f"{what} is {size:,} bytes, over the {max_bytes:,}-byte limit", f"is this really {kind}?")
+    return size
+
+
+def read_json(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
+    """Read a JSON file with a size bound; any problem is an InvalidCheckpoint naming the file."""
+    file_size(path, what, max_bytes)
     try:
         with open(path, "rb") as f:
             return json.loads(f.read().decode("utf-8"))

@@ -6,6 +6,7 @@ from autocli.config import MAX_TOKENIZER_BYTES
 from autocli.errors import InvalidCheckpoint
 from autocli.results import TokenizerSummary
 from autocli.tokenizer import CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, ROLES, SENTENCEPIECE_FILES, max_length_of
+from autocli.tokenizer.specials import token_content
 
 SPECIAL_ROLES = tuple(f"{role}_token" for role in ROLES)
 CHAT_TEMPLATE_FILES = (CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON)
@@ -14,14 +15,6 @@ PREPROCESSOR_FILES = ("preprocessor_config.json", "video_preprocessor_config.jso
 
 def as_int(v) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def _token_text(v) -> str | None:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, dict) and isinstance(v.get("content"), str):
-        return v["content"]
-    return None
 
 
 def _tokenizer_json(tok: dict, summary: TokenizerSummary) -> "_Lookup":
@@ -97,7 +90,7 @@ def tokenizer_summary(ckpt) -> TokenizerSummary | None:
         elif any(ckpt.has(n) for n in SENTENCEPIECE_FILES):
             s.kind = "SentencePiece"
         for role in SPECIAL_ROLES:
-            text = _token_text(config.get(role)) or _token_text(smap.get(role))
+            text = token_content(config.get(role)) or token_content(smap.get(role))
             if text is not None:
                 s.special_tokens[role] = {"content": text, "id": ids.get(text)}
     except InvalidCheckpoint as e:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
-from autocli.config import MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, read_json
+from autocli.config import MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, file_size, read_json
 from autocli.errors import InvalidCheckpoint
 
 TOKENIZER_JSON = "tokenizer.json"
@@ -44,13 +43,7 @@ Getter = Callable[[str], "Path | None"]
 
 
 def check_size(path: Path, what: str) -> int:
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise InvalidCheckpoint(f"cannot read {what}: {e.strerror}", f"check {path}") from None
-    if size > MAX_TOKENIZER_BYTES:
-        raise InvalidCheckpoint(f"{what} is {size:,} bytes, over the {MAX_TOKENIZER_BYTES:,}-byte limit", "is this really a tokenizer file?")
-    return size
+    return file_size(path, what, MAX_TOKENIZER_BYTES, "a tokenizer file")
 
 
 def read_object(path: Path | None, what: str) -> dict:

@@ -18,8 +18,7 @@ KNOWN_SPECIALS = {
 }
 
 
-
-def _token_content(value) -> str | None:
+def token_content(value) -> str | None:
     """A special token as tokenizer_config writes it: a string, or {"content": ...}."""
     if isinstance(value, str):
         return value
@@ -39,7 +38,7 @@ def special_tokens(config: dict, smap: dict) -> tuple[dict, list[str], dict[str,
     flags: dict[str, dict] = {}
 
     def content(value) -> str | None:
-        tok = _token_content(value)
+        tok = token_content(value)
         if tok and isinstance(value, dict):
             flags[tok] = value
         return tok

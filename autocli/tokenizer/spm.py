@@ -12,13 +12,12 @@ one builder per tokenizer class, chosen by tokenizer_config's `tokenizer_class`,
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autocli.config import MAX_TOKENIZER_BYTES, read_json
+from autocli.config import MAX_TOKENIZER_BYTES, file_size, read_json
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.tokenizer.formats import flag
 
@@ -174,10 +173,8 @@ def parse_model(data: bytes) -> ModelProto:
 
 def read_model(path: Path) -> ModelProto:
     name = Path(path).name
+    file_size(path, name, MAX_TOKENIZER_BYTES, "a SentencePiece model")
     try:
-        size = os.path.getsize(path)
-        if size > MAX_TOKENIZER_BYTES:
-            raise InvalidCheckpoint(f"{name} is {size:,} bytes, over the {MAX_TOKENIZER_BYTES:,}-byte limit", "is this really a SentencePiece model?")
         data = Path(path).read_bytes()
     except OSError as e:
         raise InvalidCheckpoint(f"cannot read {name}: {e.strerror}", f"check {path}") from None
