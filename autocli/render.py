@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from autocli import results
-from autocli.results import Batch, ErrorRecord, error_record  # noqa: F401  (re-exported for the commands)
+from autocli.results import ErrorRecord, error_record  # noqa: F401  (re-exported for the commands)
 
 
 def to_data(obj: Any) -> Any:
@@ -63,14 +63,14 @@ def write_line(text: str) -> None:
     sys.stdout.flush()
 
 
-# Table builders, keyed by result type (or by name: a Batch's kind, or a type render.py does not import):
-# each takes the result (for batch types: the list of records) and returns a rich renderable or a list of them.
-TABLES: dict[Any, Callable[[Any], Any]] = {}
+# Table builders, keyed by result type: each takes the result (for per-input records: the list of them)
+# and returns a rich renderable or a list of them.
+TABLES: dict[type, Callable[[Any], Any]] = {}
 
 
-def table(key):
+def table(kind: type):
     def register(fn):
-        TABLES[key] = fn
+        TABLES[kind] = fn
         return fn
 
     return register
@@ -86,13 +86,11 @@ def emit(result: Any, fmt: str) -> None:
     """Print one command's result in the chosen format."""
     fmt = getattr(fmt, "value", fmt)
     if fmt == "json":
-        data = to_data(result.records if isinstance(result, Batch) else result)
-        write_line(_dumps(data, 2))
+        write_line(_dumps(to_data(result), 2))
     elif fmt == "jsonl":
-        for rec in result.records if isinstance(result, Batch) else [result]:
-            write_line(_dumps(to_data(rec), None))
+        write_line(_dumps(to_data(result), None))
     else:
-        builder = TABLES.get(result.kind if isinstance(result, Batch) else type(result)) or TABLES.get(type(result).__name__)
+        builder = TABLES.get(type(result))
         if builder is None:
             console().print_json(_dumps(to_data(result), None))
             return
@@ -156,13 +154,12 @@ def error_rows(tbl, rec: ErrorRecord, width: int) -> None:
     tbl.add_row(*cells[:width])
 
 
-def finish(done, what: str = "inputs") -> None:
-    """Exit code 7 after rendering when some inputs of a batch failed (done: a Tally or a Batch)."""
+def finish(done: "Tally", what: str = "inputs") -> None:
+    """Exit code 7 after rendering when some inputs of a batch failed."""
     from autocli.errors import BatchIncomplete
 
-    total = done.total if isinstance(done, Tally) else len(done.records)
     if done.failed:
-        raise BatchIncomplete(f"{done.failed} of {total} {what} failed", "each failure is in its own output record")
+        raise BatchIncomplete(f"{done.failed} of {done.total} {what} failed", "each failure is in its own output record")
 
 
 # ---- encoder task tables (classify, tag, qa, fill-mask, embed, choose) ------------------------------

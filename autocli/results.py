@@ -27,18 +27,6 @@ def error_record(index: int, err: AutocliError) -> ErrorRecord:
     return ErrorRecord(index, err.as_record())
 
 
-@dataclass
-class Batch:
-    """Records of a batch command, one per input, in input order (kind: a name for the table)."""
-
-    kind: str
-    records: list = field(default_factory=list)
-
-    @property
-    def failed(self) -> int:
-        return sum(isinstance(r, ErrorRecord) for r in self.records)
-
-
 # ---- classify ----------------------------------------------------------------------------------
 
 
