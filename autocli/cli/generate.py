@@ -81,25 +81,39 @@ def generate_cmd(
     offline: o.Offline = False,
     cache_dir: o.CacheDir = None,
     token: o.Token = None,
+    tokenizer_source: o.TokenizerSource = None,
+    json_flag: Annotated[bool, typer.Option("--json", help="Short for --format json.", rich_help_panel=o.OUT)] = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
 ) -> None:
     """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
     from autocli.tasks.gen_settings import task_prefix as find_task
     from autocli.tasks.generate import generate
 
+    import time
+
+    start = time.perf_counter()
     flags = _flags(locals())
-    ckpt = _checkpoint(model, revision, cache_dir, token, offline)
+    fmt = GenFormat.json if json_flag else fmt
+    where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
+    ckpt = _checkpoint(model, where)
     config = ckpt.config()
     seq2seq = _is_seq2seq(config, flags, task_prefix, echo)
     prefix, task_params = find_task(config, task_prefix) if task_prefix is not None else ("", None)
     if show_config:
-        _show_config(ckpt, flags, seq2seq, task_params, fmt)
+        _show_config(ckpt, _tokenizer(ckpt, tokenizer_source, where, False), flags, seq2seq, task_params, fmt)
         return
     items = _prompts(prompts, input_file, jsonl, prefix, chat, system)
     fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
-    tokenizer = _tokenizer(ckpt, chat)
+    tokenizer = _tokenizer(ckpt, tokenizer_source, where, chat)
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, device, dtype, allow_pickle)
+    if verbose:
+        from autocli.tasks import describe_tokenizer
+
+        o.note_time(True, start, f"loaded the {loaded.task} model from {ckpt.where} ({loaded.device}, "
+                    f"{str(loaded.dtype).replace('torch.', '')}), {describe_tokenizer(tokenizer, tokenizer_source)}")
     _print(items, fmt, stats, lambda on_text, on_stats: generate(
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size, logprobs=logprobs,
         echo=echo, on_text=on_text, on_stats=on_stats))
@@ -119,13 +133,13 @@ def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, d
     return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
 
 
-def _checkpoint(model: str, revision, cache_dir, token, offline: bool):
+def _checkpoint(model: str, where: dict):
     """The checkpoint's files; remote code is refused before anything reads them."""
-    from autocli.checkpoint import Checkpoint
-    from autocli.config import refuse_remote_code
+    from autocli.compat.weights import refuse_unloadable
+    from autocli.tasks import resolve
 
-    ckpt = Checkpoint.resolve(model, revision=revision, cache_dir=cache_dir, token=token, offline=offline)
-    refuse_remote_code(ckpt)
+    ckpt = resolve(model, **where)
+    refuse_unloadable(ckpt)
     return ckpt
 
 
@@ -165,11 +179,12 @@ def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
     return seq2seq
 
 
-def _tokenizer(ckpt, chat: bool):
+def _tokenizer(ckpt, source: str | None, where: dict, chat: bool):
+    """The checkpoint's tokenizer, or --tokenizer SRC's (remote code refused there too)."""
     from autocli.errors import Unsupported
-    from autocli.tokenizer import load_tokenizer
+    from autocli.tasks import tokenizer_of
 
-    tokenizer = load_tokenizer(ckpt)
+    tokenizer = tokenizer_of(ckpt, source, **where)
     if chat and tokenizer.chat_template is None:
         raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
                           "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")
@@ -182,12 +197,11 @@ def _resolve(ckpt, tokenizer, flags: dict, seq2seq: bool, task_params):
     return resolve_settings(ckpt.config(), ckpt.json(GENERATION_CONFIG), tokenizer, flags, seq2seq=seq2seq, task_params=task_params)
 
 
-def _show_config(ckpt, flags: dict, seq2seq: bool, task_params, fmt) -> None:
+def _show_config(ckpt, tokenizer, flags: dict, seq2seq: bool, task_params, fmt) -> None:
     """--show-config: the settings table on a terminal, one JSON document in a pipe."""
     from autocli import render, render_generate  # noqa: F401  (registers the settings table)
-    from autocli.tokenizer import load_tokenizer
 
-    settings = _resolve(ckpt, load_tokenizer(ckpt), flags, seq2seq, task_params)
+    settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     if fmt is None:
         fmt = GenFormat.table if sys.stdout.isatty() else GenFormat.json
     render.emit(settings, "table" if fmt in (GenFormat.text, GenFormat.table) else fmt.value)
