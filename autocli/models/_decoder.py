@@ -284,23 +284,3 @@ def _relayout(module, incompatible) -> None:
     for sub in module.modules():
         if isinstance(sub, Conv1D) and sub.weight.dtype != torch.float32:
             sub.relayout(False)
-
-
-# Buffers old transformers saved with the weights: causal-mask tables and rotary frequencies. None of
-# these families has a parameter spelled so (their projections are `c_attn.bias`, `dense.bias`, ...).
-STALE_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias", "rotary_emb.inv_freq")
-
-
-def drop_stale(state: dict) -> dict:
-    return {k: v for k, v in state.items() if not k.endswith(STALE_SUFFIXES)}
-
-
-def tie_head(state: dict, head: str, embedding: str, tied: bool) -> dict:
-    """A tied LM head *is* the embedding matrix, also where a copy of the head was saved (transformers
-    ties over it): give it that tensor, so the head counts as trained."""
-    if tied:
-        for key in (embedding, embedding.split(".", 1)[1]):
-            if key in state:
-                state[head] = state[key]
-                break
-    return state

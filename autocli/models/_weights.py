@@ -1,7 +1,7 @@
 """Weights: mmap'd tensors from disk -> a model built on the meta device, with a report by name.
 
 The flow is gpt-fast's: build the module on `meta` (no allocation), read safetensors through mmap,
-rename what real checkpoints spell differently, then `load_state_dict(assign=True)` so the module's
+match names real checkpoints spell differently, then `load_state_dict(assign=True)` so the module's
 parameters *are* the mmap'd tensors (no second copy unless a dtype cast or a device move needs one).
 """
 
@@ -44,7 +44,7 @@ class LoadSpec:
     task: str
     head_prefixes: tuple[str, ...] = ()  # top-level keys proving the task's trained head (registry)
     head_trained: bool = True  # registry says the checkpoint carries this task's head
-    ties: dict = field(default_factory=dict)  # target -> source, applied when the config ties embeddings
+    ties: dict = field(default_factory=dict)  # registry Family.tied, when the config ties embeddings
     init_std: float = 0.02
     allow_random_head: bool = False
 
@@ -131,6 +131,9 @@ def _read_one(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
 
 LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))  # TF-era LayerNorm spellings
 STALE_BUFFERS = ("position_ids", "token_type_ids")  # non-persistent in current transformers, saved by old ones
+# Buffers old transformers saved with decoder weights: causal-mask tables and rotary frequencies (dropped only
+# where the model has no weight of that name).
+STALE_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias", "rotary_emb.inv_freq")
 
 
 def match_names(state: dict, expected: dict, prefix: str, report: LoadReport) -> dict:
@@ -150,7 +153,7 @@ def match_names(state: dict, expected: dict, prefix: str, report: LoadReport) ->
                 break
         if name.startswith(pre) and key.startswith(pre):
             used_prefix = True
-        if name not in expected and key.rsplit(".", 1)[-1] in STALE_BUFFERS:
+        if name not in expected and (key.rsplit(".", 1)[-1] in STALE_BUFFERS or key.endswith(STALE_SUFFIXES)):
             continue
         if name != key and name.split(".")[-1] != key.split(".")[-1]:
             report.renamed.append((key, name))
@@ -169,14 +172,21 @@ def _spellings(key: str):
 
 
 def apply_ties(state: dict, ties: dict, expected: dict, report: LoadReport) -> None:
-    """Tied weights as transformers ties them: the absent side takes the present one's tensor."""
-    for target, source in ties.items():
-        if target in expected and target not in state and source in state:
+    """Tied weights as transformers ties them (registry Family.tied): the weight takes the embedding's tensor,
+    also over a saved copy; a checkpoint holding only the weight gives it to the absent embedding."""
+    for target, sources in ties.items():
+        sources = (sources,) if isinstance(sources, str) else tuple(sources)
+        if target not in expected:
+            continue
+        source = next((s for s in sources if s in state), None)
+        if source is not None:
             state[target] = state[source]
             report.tied.append(target)
-        elif source in expected and source not in state and target in state:
-            state[source] = state[target]
-            report.tied.append(source)
+        elif target in state:
+            for s in sources:
+                if s in expected:
+                    state[s] = state[target]
+                    report.tied.append(s)
 
 
 def fold_alias(state: dict, name: str, alias: str, prefer_alias: bool) -> None:

@@ -162,9 +162,6 @@ HEADS = {
     "multiple-choice": (True, lambda a: {"classifier": nn.Linear(a.hidden_size, 1)}, lambda m, h: m.classifier(_pooled(m, h))),
 }
 
-TIES = {"predictions.decoder.weight": "albert.embeddings.word_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     pooled, heads, run = HEADS[task]
     return TaskModel(PREFIX, AlbertModel(a, pooler=pooled), heads(a), run)

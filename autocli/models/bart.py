@@ -265,7 +265,6 @@ HEADS = {
     "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
 }
 
-TIES = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
 EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 

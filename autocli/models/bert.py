@@ -139,10 +139,6 @@ HEADS = {
     "next-sentence-prediction": (True, lambda a: {"cls": PreTrainingHeads(a, mlm=False, nsp=True)}, lambda m, h: m.cls.seq_relationship(m.bert.pooler(h))),
 }
 
-# Tied when config.tie_word_embeddings (the default): the MLM decoder is the word embedding matrix.
-TIES = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     pooled, heads, run = HEADS[task]
     return TaskModel(PREFIX, BertModel(a, pooler=pooled), heads(a), run)

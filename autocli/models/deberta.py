@@ -80,7 +80,7 @@ class Args:
             pooler_hidden_size=_int(r, "pooler_hidden_size", hidden),
             pooler_hidden_act=r.get("pooler_hidden_act", "gelu"),
             legacy=bool(r.get("legacy", True)),
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", True)),
+            tie_word_embeddings=bool(r.get("tie_word_embeddings", True)) or not r.get("legacy", True),
             num_labels=cfg.num_labels,
         )
 
@@ -286,7 +286,6 @@ class DebertaModel(nn.Module):
 # --- heads: DeBERTa-v2's, less multiple choice (transformers has no DebertaForMultipleChoice) -------------
 
 HEADS = {task: spec for task, spec in deberta_v2.HEADS.items() if task != "multiple-choice"}
-TIES = deberta_v2.TIES
 sanitize = deberta_v2.sanitize  # the same key names: positions a model never reads, new-style MLM keys
 
 

@@ -6,7 +6,7 @@ all scaled by sqrt(head_dim * (1 + number of position terms)). v3 shares the q/k
 position terms (`share_att_key`) and layer-norms the relative embeddings (`norm_rel_ebd`); v2-xlarge adds a
 convolution beside the first layer. Heads as transformers' DebertaV2For*: classification and multiple
 choice read a ContextPooler (`pooler.dense` over the first token), masked LM `cls.predictions` (legacy) or
-`lm_predictions.lm_head` (the same math; sanitize() maps one onto the other).
+`lm_predictions.lm_head` (the same math with the decoder tied; the registry renames one onto the other).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class Args:
             pooler_hidden_size=pooler,
             pooler_hidden_act=r.get("pooler_hidden_act", "gelu"),
             legacy=bool(r.get("legacy", True)),
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", True)),
+            # the new-style head always multiplies by the word embeddings, whatever tie_word_embeddings says
+            tie_word_embeddings=bool(r.get("tie_word_embeddings", True)) or not r.get("legacy", True),
             num_labels=cfg.num_labels,
         )
 
@@ -412,8 +413,6 @@ HEADS = {
     "multiple-choice": (lambda a: _pooled_classifier(a, 1), lambda m, h: m.classifier(m.pooler(h))),
 }
 
-TIES = {"cls.predictions.decoder.weight": "deberta.embeddings.word_embeddings.weight"}
-
 # In real checkpoints but unused by transformers' model (its _keys_to_ignore_on_load_unexpected): the RTD
 # head of v3 discriminators, and absolute positions a `position_biased_input: false` model never reads.
 RTD_HEAD = "mask_predictions."
@@ -431,30 +430,9 @@ def sanitize(state: dict, a: Args) -> dict:
     unused = (RTD_HEAD,) if a.position_biased_input else (RTD_HEAD, *POSITIONS)
     for key in [k for k in state if k.startswith(unused)]:
         state.pop(key)
-    _new_mlm_to_legacy(state, a)
     # decoder.bias is an alias of cls.predictions.bias; untied, transformers' forward reads decoder.bias
     fold_alias(state, "cls.predictions.bias", "cls.predictions.decoder.bias", prefer_alias=a.legacy and not a.tie_word_embeddings)
     return state
-
-
-def _new_mlm_to_legacy(state: dict, a: Args) -> None:
-    """`lm_predictions.lm_head.{dense,LayerNorm,bias}` -> `cls.predictions.transform.*` / `.bias`.
-
-    The new head is LayerNorm(act(dense(h))) @ word_embeddings.T + bias: the legacy head with its decoder tied
-    to the word embeddings, which only fits when embedding_size == hidden_size.
-    """
-    old = "lm_predictions.lm_head."
-    if not any(k.startswith(old) for k in state) or any(k.startswith("cls.predictions.") for k in state):
-        return
-    if a.embedding_size != a.hidden_size:
-        return  # left as is: reported unexpected, and the masked-LM head is refused as missing
-    for key in [k for k in state if k.startswith(old)]:
-        rest = key[len(old):]
-        state["cls.predictions." + (rest if rest == "bias" else "transform." + rest)] = state.pop(key)
-    if not a.legacy:  # the new head always multiplies by the word embeddings, whatever tie_word_embeddings says
-        for emb in ("deberta.embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight"):
-            if emb in state:
-                state.setdefault("cls.predictions.decoder.weight", state[emb])
 
 
 def uses_token_type_ids(a: Args) -> bool:

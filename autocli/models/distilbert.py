@@ -171,9 +171,6 @@ HEADS = {
     "multiple-choice": (lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, 1)}, _pre_classified),
 }
 
-TIES = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     heads, run = HEADS[task]
     model = TaskModel(PREFIX, DistilBertModel(a), heads(a), run)

@@ -159,9 +159,6 @@ HEADS = {
                                  lambda m, h: m.discriminator_predictions(h)),
 }
 
-TIES = {"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     heads, run = HEADS[task]
     return TaskModel(PREFIX, ElectraModel(a), heads(a), run)

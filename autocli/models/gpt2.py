@@ -15,8 +15,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token,
-                                     run_pooled, tie_head)
+from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, linear, run_base, run_lm, run_per_token,
+                                     run_pooled)
 
 PREFIX = "transformer"
 
@@ -134,17 +134,9 @@ HEADS = {
     "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
 }
 
-TIES = {"lm_head.weight": "transformer.wte.weight"}
-
-
 def build(a: Args, task: str) -> DecoderTask:
     heads, run = HEADS[task]
     return DecoderTask(PREFIX, GPT2Model(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    state = drop_stale(state)
-    return tie_head(state, "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
 
 
 def uses_token_type_ids(a: Args) -> bool:

@@ -2,7 +2,7 @@
 `rotary_pct` of each head, attention and MLP in parallel (use_parallel_residual) or in sequence.
 
 `query_key_value` packs q, k and v per head: its output reshapes to (B, T, heads, 3 * head_dim).
-Older checkpoints call the LM head `embed_out` (renamed in sanitize). Heads as transformers'
+Older checkpoints call the LM head `embed_out` (a registry rename). Heads as transformers'
 GPTNeoXFor*: `score` (no bias) at the last real token, `classifier`, `qa_outputs`.
 """
 
@@ -14,7 +14,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
-from autocli.models._decoder import DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token, run_pooled, tie_head
+from autocli.models._decoder import DecoderTask, activation, attend, linear, run_base, run_lm, run_per_token, run_pooled
 from autocli.models._rope import Rotary, rope_parameters
 
 PREFIX = "gpt_neox"
@@ -140,17 +140,9 @@ HEADS = {
     "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
 }
 
-TIES = {"lm_head.weight": "gpt_neox.embed_in.weight"}
-
-
 def build(a: Args, task: str) -> DecoderTask:
     heads, run = HEADS[task]
     return DecoderTask(PREFIX, GPTNeoXModel(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    state = {("lm_head." + k[len("embed_out."):] if k.startswith("embed_out.") else k): v for k, v in drop_stale(state).items()}
-    return tie_head(state, "lm_head.weight", "gpt_neox.embed_in.weight", a.tie_word_embeddings)
 
 
 def uses_token_type_ids(a: Args) -> bool:

@@ -14,8 +14,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (DecoderTask, activation, attend, drop_stale, fuse, linear, project, run_base, run_lm,
-                                     run_per_token, run_pooled, tie_head)
+from autocli.models._decoder import (DecoderTask, activation, attend, fuse, linear, project, run_base, run_lm,
+                                     run_per_token, run_pooled)
 from autocli.models._rope import Rotary
 
 PREFIX = "transformer"
@@ -148,16 +148,9 @@ HEADS = {
     "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
 }
 
-TIES = {"lm_head.weight": "transformer.wte.weight"}
-
-
 def build(a: Args, task: str) -> DecoderTask:
     heads, run = HEADS[task]
     return DecoderTask(PREFIX, GPTJModel(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    return tie_head(drop_stale(state), "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
 
 
 def uses_token_type_ids(a: Args) -> bool:

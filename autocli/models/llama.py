@@ -19,8 +19,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (CappedLinear, DecoderTask, RMSNorm, RMSNormPlusOne, activation, attend, drop_stale, fuse,
-                                     linear, project, run_base, run_lm, run_per_token, run_pooled, tie_head)
+from autocli.models._decoder import (CappedLinear, DecoderTask, RMSNorm, RMSNormPlusOne, activation, attend, fuse, linear,
+                                     project, run_base, run_lm, run_per_token, run_pooled)
 from autocli.models._rope import Rotary, rope_parameters
 
 PREFIX = "model"
@@ -272,9 +272,6 @@ HEADS = {
     "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
 }
 
-TIES = {"lm_head.weight": "model.embed_tokens.weight"}
-
-
 
 def build(a: Args, task: str) -> DecoderTask:
     heads, run = HEADS[task]
@@ -284,8 +281,8 @@ def build(a: Args, task: str) -> DecoderTask:
 def sanitize(state: dict, a: Args) -> dict:
     # *ForQuestionAnswering of llama, qwen2 and qwen3 keep the backbone under `transformer.` (a
     # transformers back-compat quirk); the weights are the same.
-    state = {("model." + k[len("transformer."):] if k.startswith("transformer.") else k): v for k, v in drop_stale(state).items()}
-    return tie_head(_split_fused(state, a), "lm_head.weight", "model.embed_tokens.weight", a.tie_word_embeddings)
+    state = {("model." + k[len("transformer."):] if k.startswith("transformer.") else k): v for k, v in state.items()}
+    return _split_fused(state, a)
 
 
 def _split_fused(state: dict, a: Args) -> dict:

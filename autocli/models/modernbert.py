@@ -287,9 +287,6 @@ HEADS = {
     "multiple-choice": (lambda a: _classifier(a, 1), _pooled("real")),
 }
 
-TIES = {"decoder.weight": "model.embeddings.tok_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     heads, run = HEADS[task]
     model = MaskedTaskModel(PREFIX, ModernBertModel(a), heads(a), run)

@@ -120,9 +120,6 @@ HEADS = {
     "multiple-choice": (True, lambda a: {"classifier": nn.Linear(a.hidden_size, 1)}, lambda m, h: m.classifier(m.roberta.pooler(h))),
 }
 
-TIES = {"lm_head.decoder.weight": "roberta.embeddings.word_embeddings.weight"}
-
-
 def build(a: Args, task: str) -> TaskModel:
     pooled, heads, run = HEADS[task]
     return TaskModel(PREFIX, RobertaModel(a, pooler=pooled), heads(a), run)
@@ -140,4 +137,4 @@ def uses_token_type_ids(a: Args) -> bool:
 
 
 def max_length(a: Args) -> int:
-    return a.max_position_embeddings - a.pad_token_id - 1  # positions start after padding_idx
+    return a.max_position_embeddings  # the loader takes off the registry's position offset

@@ -336,7 +336,6 @@ HEADS = {
     "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
 }
 
-TIES = {"lm_head.weight": "transformer.decoder.embed_tokens.weight"}
 EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 
@@ -349,12 +348,6 @@ def build(a: Args, task: str) -> Seq2SeqTask:
 
 def sanitize(state: dict, a: Args) -> dict:
     state = fold_embeddings(state, PREFIX, "shared.weight", EMBEDDINGS)
-    # transformers ties the head to the embeddings unless the checkpoint stores a head of its own (v1.1, Flan)
-    if "lm_head.weight" not in state:
-        for key in (PREFIX + ".decoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
-            if key in state:
-                state["lm_head.weight"] = state[key]
-                break
     # a cross-attention bias old checkpoints saved, which transformers ignores too
     return {k: v for k, v in state.items() if not k.endswith("EncDecAttention.relative_attention_bias.weight")}
 
