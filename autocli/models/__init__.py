@@ -6,7 +6,8 @@ names (prefix, head keys, ties, renames); the family module (autocli/models/<mod
   HEADS: {task: Head}                   how to build each task's head modules and read its output
   build(Args, task) -> TaskModel        forward(input_ids, attention_mask, token_type_ids) -> task output
   sanitize(state, Args) -> state        real layout differences only (optional)
-  uses_token_type_ids(Args), max_length(Args)
+  uses_token_type_ids(Args), max_length(Args)   optional: by default token types where Args.type_vocab_size > 1,
+                                        and Args.max_position_embeddings tokens (None: no limit)
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
     if fam.overrides:
         config = Config({**fam.overrides, **config.raw}, config.source)
     config.check_dimensions()
-    args = _args(mod, config)
+    args = _read_args(mod, config)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev, config)
 
@@ -131,7 +132,9 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
     report = load_into(module, state, spec, device=dev, dtype=dt)
     report.files = [Path(p).name for p in paths]
     module.eval().requires_grad_(False)
-    max_len = mod.max_length(args) if hasattr(mod, "max_length") else None
+    # defaults: token types where the config has more than one, as many tokens as position embeddings
+    uses_types = bool(mod.uses_token_type_ids(args)) if hasattr(mod, "uses_token_type_ids") else getattr(args, "type_vocab_size", 0) > 1
+    max_len = mod.max_length(args) if hasattr(mod, "max_length") else getattr(args, "max_position_embeddings", None)
     return LoadedModel(
         module=module,
         config=config,
@@ -140,10 +143,10 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
         device=dev,
         dtype=dt,
         report=report,
-        uses_token_type_ids=bool(mod.uses_token_type_ids(args)),
+        uses_token_type_ids=uses_types,
         max_positions=None if max_len is None else max_len - registry.position_offset(fam, config.raw),
         vocab_size=getattr(args, "vocab_size", None),
-        type_vocab_size=getattr(args, "type_vocab_size", None) if mod.uses_token_type_ids(args) else None,
+        type_vocab_size=getattr(args, "type_vocab_size", None) if uses_types else None,
     )
 
 
@@ -160,7 +163,7 @@ def _family(config: Config, task: str, task_name: str):
     return fam, importlib.import_module(f"autocli.models.{fam.module}")
 
 
-def _args(mod, config: Config):
+def _read_args(mod, config: Config):
     try:
         args = mod.Args.from_config(config)
     except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as e:

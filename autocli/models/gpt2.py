@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, linear, run_base, run_lm, run_per_token,
-                                     run_pooled)
+from autocli.models._decoder import Conv1D, activation, attend
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
 
@@ -125,22 +124,11 @@ class GPT2Model(nn.Module):
         return self.ln_f(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size, bias=False)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"classifier": linear(a.n_embd, a.num_labels)}, run_per_token("classifier")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
-}
-
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPT2Model(a), heads(a), run)
+HEADS = decoder_heads("n_embd")
 
 
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPT2Model(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int:

@@ -14,8 +14,9 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
-from autocli.models._decoder import DecoderTask, activation, attend, linear, run_base, run_lm, run_per_token, run_pooled
+from autocli.models._decoder import activation, attend, linear
 from autocli.models._rope import Rotary, rope_parameters
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "gpt_neox"
 
@@ -131,22 +132,11 @@ class GPTNeoXModel(nn.Module):
         return self.final_layer_norm(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.hidden_size, a.vocab_size, bias=False)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"classifier": linear(a.hidden_size, a.num_labels)}, run_per_token("classifier")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
-}
-
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPTNeoXModel(a), heads(a), run)
+HEADS = decoder_heads("hidden_size")
 
 
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPTNeoXModel(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int | None:

@@ -14,9 +14,9 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (DecoderTask, activation, attend, fuse, linear, project, run_base, run_lm,
-                                     run_per_token, run_pooled)
+from autocli.models._decoder import activation, attend, fuse, linear, project
 from autocli.models._rope import Rotary
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
 ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
@@ -140,21 +140,11 @@ class GPTJModel(nn.Module):
         return self.ln_f(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
-}
-
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPTJModel(a), heads(a), run)
+HEADS = decoder_heads("n_embd", lm_bias=True)
 
 
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPTJModel(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int:

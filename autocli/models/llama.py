@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (CappedLinear, DecoderTask, RMSNorm, RMSNormPlusOne, activation, attend, fuse, linear,
-                                     project, run_base, run_lm, run_per_token, run_pooled)
+from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, attend, fuse, linear, project
 from autocli.models._rope import Rotary, rope_parameters
+from autocli.models._task import Head, TaskModel, decoder_heads, per_token
 
 PREFIX = "model"
 
@@ -263,19 +262,12 @@ def _lm_head(a: Args) -> nn.Module:
     return linear(a.hidden_size, a.vocab_size, bias=False)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": _lm_head(a)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, a.token_classification_bias)}, run_per_token("score")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
-}
+HEADS = {**decoder_heads("hidden_size", token="score", token_bias=lambda a: a.token_classification_bias),
+         "causal-lm": Head(lambda a: {"lm_head": _lm_head(a)}, per_token("lm_head"))}
 
 
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, LlamaModel(a), heads(a), run)
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, LlamaModel(a), HEADS[task], a)
 
 
 def sanitize(state: dict, a: Args) -> dict:
@@ -301,10 +293,6 @@ def _split_fused(state: dict, a: Args) -> dict:
         else:
             out[key] = value
     return out
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
 
 
 def max_length(a: Args) -> int | None:
