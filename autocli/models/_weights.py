@@ -201,44 +201,25 @@ def fold_alias(state: dict, name: str, alias: str, prefer_alias: bool) -> None:
 # --- loading -------------------------------------------------------------------------------------
 
 def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.device, dtype: torch.dtype) -> LoadReport:
-    """Assign checkpoint tensors to a meta-device module; refuse what would silently go wrong."""
+    """Assign checkpoint tensors to a meta-device module; refuse what would silently go wrong. The backbone is
+    checked before the head: weights of another architecture are reported as that, not as a missing head."""
     report = LoadReport()
-    expected = {k: tuple(v.shape) for k, v in module.state_dict(keep_vars=True).items()}
+    expected = {k: v for k, v in module.state_dict(keep_vars=True).items()}
     state = match_names(state, expected, spec.prefix, report)
     apply_ties(state, spec.ties, expected, report)
-
     heads = {k for k in expected if _is_head(k, spec)}
-    if not spec.head_trained:
-        if not spec.allow_random_head:
-            # Same names as another task's head (one classifier.* serves several): trained for that task, not this one.
-            present = sorted(k for k in state if k in heads and k not in report.tied and k.startswith(spec.head_prefixes or ("\0",)))
-            if present:
-                raise Unsupported(
-                    f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare",
-                    f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
-                )
-            _refuse_head(spec, sorted(k for k in heads if k not in state))
-        for k in heads:
-            if k.startswith(spec.head_prefixes or ("\0",)):
-                state.pop(k, None)  # weights of another task's head: not this task's
-
-    report.unexpected = sorted(k for k in state if k not in expected)
-    report.missing = sorted(k for k in expected if k not in state)
-    report.mismatched = [(k, expected[k], tuple(state[k].shape)) for k in sorted(state) if k in expected and tuple(state[k].shape) != expected[k]]
-    if report.mismatched:
-        k, want, got = report.mismatched[0]
-        more = f" (and {len(report.mismatched) - 1} more)" if len(report.mismatched) > 1 else ""
-        raise InvalidCheckpoint(
-            f"{spec.name}: weight {k} has shape {list(got)} but config.json describes {list(want)}{more}",
-            "config.json and the weights disagree (num_labels, vocab_size, hidden_size?); fix one of them",
-        )
-    missing_head = [k for k in report.missing if k in heads]
-    missing_body = [k for k in report.missing if k not in heads]
+    missing_body = sorted(k for k in expected if k not in heads and k not in state)
     if missing_body:
         raise InvalidCheckpoint(
             f"{spec.name}: {len(missing_body)} backbone weight(s) missing: {_names(missing_body)}",
             "the weight files are incomplete or belong to another architecture",
         )
+    if not spec.head_trained:
+        _untrained_head(state, heads, spec, report)
+    report.unexpected = sorted(k for k in state if k not in expected)
+    report.missing = sorted(k for k in expected if k not in state)
+    _check_tensors(state, expected, spec, report)
+    missing_head = [k for k in report.missing if k in heads]
     if missing_head:
         if not spec.allow_random_head:
             _refuse_head(spec, missing_head)
@@ -256,6 +237,44 @@ def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.d
         assign[k] = done[id(t)]
     module.load_state_dict(assign, strict=True, assign=True)
     return report
+
+
+def _untrained_head(state: dict, heads: set, spec: LoadSpec, report: LoadReport) -> None:
+    """The registry says the checkpoint has no trained head for this task: refuse, or drop another task's
+    head weights (one classifier.* serves several tasks) before a random head takes their place."""
+    own = spec.head_prefixes or ("\0",)
+    if not spec.allow_random_head:
+        present = sorted(k for k in state if k in heads and k not in report.tied and k.startswith(own))
+        if present:
+            raise Unsupported(
+                f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare",
+                f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
+            )
+        _refuse_head(spec, sorted(k for k in heads if k not in state))
+    for k in heads:
+        if k.startswith(own):
+            state.pop(k, None)
+
+
+def _check_tensors(state: dict, expected: dict, spec: LoadSpec, report: LoadReport) -> None:
+    """Shapes as config.json describes them, and floating-point tensors where the model has floating-point weights."""
+    report.mismatched = [(k, tuple(expected[k].shape), tuple(state[k].shape)) for k in sorted(state)
+                         if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if report.mismatched:
+        k, want, got = report.mismatched[0]
+        more = f" (and {len(report.mismatched) - 1} more)" if len(report.mismatched) > 1 else ""
+        raise InvalidCheckpoint(
+            f"{spec.name}: weight {k} has shape {list(got)} but config.json describes {list(want)}{more}",
+            "config.json and the weights disagree (num_labels, vocab_size, hidden_size?); fix one of them",
+        )
+    wrong = [k for k in sorted(state) if k in expected and expected[k].is_floating_point() and not state[k].is_floating_point()]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        raise InvalidCheckpoint(
+            f"{spec.name}: weight {wrong[0]} is stored as {str(state[wrong[0]].dtype).removeprefix('torch.')}, "
+            f"not as floating point{more}",
+            "the weight files are corrupt or quantised in a format autocli does not run; use a float16/bfloat16/float32 checkpoint",
+        )
 
 
 def _is_head(key: str, spec: LoadSpec) -> bool:
