@@ -197,6 +197,9 @@ class Encoder(nn.Module):
         return x  # (B, T, H)
 
 
+HEADS = _deberta.HEADS
+
+
 def build(a: Args, task: str) -> TaskModel:
     return _deberta.build(a, task, Embeddings(a), Encoder(a))
 
