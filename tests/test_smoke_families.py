@@ -17,47 +17,15 @@ import pytest
 import torch
 
 from autocli import registry
+from tests.fx_models import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 V, B, T = 64, 2, 7  # vocab, rows, tokens
-_BERT = dict(vocab_size=V, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24,
-             max_position_embeddings=40, type_vocab_size=2)
-_LLAMA = dict(vocab_size=V, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=2,
-              num_key_value_heads=1, max_position_embeddings=64)
-_T5 = dict(vocab_size=V, d_model=16, d_kv=8, d_ff=24, num_layers=2, num_heads=2, relative_attention_num_buckets=8,
-           relative_attention_max_distance=20, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-_BART = dict(vocab_size=V, d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-             encoder_ffn_dim=24, decoder_ffn_dim=24, max_position_embeddings=40, pad_token_id=1, eos_token_id=2,
-             decoder_start_token_id=2)
+# model_type -> a tiny config.json: the first row of the parity table (fx_models.VARIANTS) for each registry family
+CONFIGS: dict = {}
+for _v in VARIANTS.values():
+    CONFIGS.setdefault(_v.model_type, {**_v.config, "vocab_size": V})
 
-# model_type -> a tiny config.json (every registry row has one: test_every_family_has_a_tiny_config)
-CONFIGS = {
-    "bert": _BERT,
-    "roberta": dict(_BERT, pad_token_id=1),
-    "xlm-roberta": dict(_BERT, pad_token_id=1),
-    "camembert": dict(_BERT, pad_token_id=1),
-    "distilbert": dict(vocab_size=V, dim=16, n_layers=2, n_heads=2, hidden_dim=24, max_position_embeddings=40),
-    "albert": dict(_BERT, embedding_size=8),
-    "electra": dict(_BERT, embedding_size=8),
-    "deberta-v2": dict(_BERT, relative_attention=True, pos_att_type=["p2c", "c2p"], position_buckets=8, max_relative_positions=32,
-                       share_att_key=True, norm_rel_ebd="layer_norm"),
-    "deberta": dict(_BERT, relative_attention=True, pos_att_type=["c2p", "p2c"]),
-    "modernbert": dict(vocab_size=V, hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=24,
-                       max_position_embeddings=64, global_attn_every_n_layers=2, local_attention=4),
-    "gpt2": dict(vocab_size=V, n_embd=16, n_layer=2, n_head=2, n_positions=40),
-    "gptj": dict(vocab_size=V, n_embd=16, n_layer=2, n_head=2, n_positions=40, rotary_dim=4),
-    "gpt_neox": dict(vocab_size=V, hidden_size=16, intermediate_size=24, num_hidden_layers=2, num_attention_heads=2,
-                     max_position_embeddings=40, rotary_pct=0.5),
-    "llama": _LLAMA,
-    "mistral": dict(_LLAMA, sliding_window=4),
-    "qwen2": dict(_LLAMA, use_sliding_window=True, sliding_window=4, max_window_layers=1),
-    "qwen3": dict(_LLAMA, head_dim=8),
-    "t5": _T5,
-    "mt5": dict(_T5, feed_forward_proj="gated-gelu"),
-    "umt5": dict(_T5, feed_forward_proj="gated-silu"),
-    "bart": _BART,
-    "mbart": dict(_BART, scale_embedding=True),
-}
 # task -> an architectures entry that declares it (heads sharing keys are told apart by it)
 ARCHITECTURE = {"base": "XModel", "causal-lm": "XForCausalLM", "seq2seq-lm": "XForConditionalGeneration",
                 "replaced-token-detection": "XForPreTraining", "next-sentence-prediction": "XForNextSentencePrediction"}
@@ -99,14 +67,14 @@ def _inputs(task: str, model_type: str):
     mask = torch.ones_like(ids)
     mask[1, ..., T - 2:] = 0  # the second row is padded
     eos = CONFIGS[model_type].get("eos_token_id")
-    if eos is not None:  # encoder-decoder classifiers pool at the last EOS
+    if eos is not None and registry.family(model_type).kind == "seq2seq":  # their classifiers pool at the last EOS
         ids[0, -1], ids[1, T - 3] = eos, eos
     return ids, mask
 
 
 def _expected_shape(task: str, model_type: str) -> tuple:
     labels = 2 if task == "question-answering" else 3
-    width = next(CONFIGS[model_type][k] for k in ("hidden_size", "d_model", "n_embd", "dim") if k in CONFIGS[model_type])
+    width = next(CONFIGS[model_type][k] for k in ("d_model", "n_embd", "dim", "hidden_size") if k in CONFIGS[model_type])
     per_task = {"base": (B, T, width), "sequence-classification": (B, labels), "token-classification": (B, T, labels),
                 "question-answering": (B, T, 2), "masked-lm": (B, T, V), "causal-lm": (B, T, V), "seq2seq-lm": (B, T, V),
                 "multiple-choice": (B, 3), "next-sentence-prediction": (B, 2), "replaced-token-detection": (B, T)}
@@ -145,7 +113,7 @@ def _generation_step(m, task: str, ids, mask) -> None:
             assert step.shape == (2 * B, V) and torch.isfinite(step).all()
 
 
-def test_every_family_has_a_tiny_config():
+def test_every_family_has_a_parity_row():
     assert sorted(CONFIGS) == sorted(registry.FAMILIES)
 
 
@@ -166,4 +134,4 @@ def test_runs_without_transformers(tmp_path):
             "print(load_model_from_dir(f, 'causal-lm')([[5, 6, 7]]).shape)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "torch.Size([1, 3, 64])" in proc.stdout
+    assert f"torch.Size([1, 3, {V}])" in proc.stdout
