@@ -12,7 +12,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._args import check_heads, read_float, read_int
+from autocli.models._args import EncoderArgs, check_heads, read_float, read_int
 from autocli.models._encoder import SHARED_HEADS, AddNorm, Intermediate
 from autocli.models._heads import Predictions
 from autocli.models._layers import activation
@@ -22,16 +22,7 @@ PREFIX = "deberta"
 
 
 @dataclass
-class DebertaArgs:
-    vocab_size: int
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    intermediate_size: int
-    hidden_act: str
-    max_position_embeddings: int
-    type_vocab_size: int
-    layer_norm_eps: float
+class DebertaArgs(EncoderArgs):
     embedding_size: int
     position_biased_input: bool
     relative_attention: bool
@@ -41,10 +32,9 @@ class DebertaArgs:
     pooler_hidden_act: str
     legacy: bool
     tie_word_embeddings: bool
-    num_labels: int
 
     @staticmethod
-    def common(cfg: Config, vocab: int, hidden: int, layers: int, heads: int, inner: int) -> dict:
+    def read(cfg: Config, vocab: int, hidden: int, layers: int, heads: int, inner: int) -> dict:
         """The fields both versions read, with the version's defaults for the sizes."""
         r = cfg.raw
         hidden = read_int(r, "hidden_size", hidden)

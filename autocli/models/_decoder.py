@@ -140,6 +140,21 @@ def fuse(*parts: _Layout) -> tuple | None:
     return weight, bias, in_out
 
 
+class FeedForward(nn.Module):
+    """up -> act -> down (the GPT-style MLP) under the names a family's checkpoints use: names = (up, down)."""
+
+    def __init__(self, names: tuple[str, str], up: nn.Module, down: nn.Module, act):
+        super().__init__()
+        self.names = names
+        setattr(self, names[0], up)
+        setattr(self, names[1], down)
+        self.act = act
+
+    def forward(self, x):
+        up, down = self.names
+        return getattr(self, down)(self.act(getattr(self, up)(x)))
+
+
 # --- laying out a loaded model ------------------------------------------------------------------
 
 def lay_out_for_decoding(model: nn.Module, in_out: bool) -> None:

@@ -29,7 +29,7 @@ class Args(_deberta.DebertaArgs):
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Args":
-        common = _deberta.DebertaArgs.common(cfg, vocab=50265, hidden=768, layers=12, heads=12, inner=3072)
+        common = _deberta.DebertaArgs.read(cfg, vocab=50265, hidden=768, layers=12, heads=12, inner=3072)
         return cls(**common, talking_head=bool(cfg.raw.get("talking_head", False)))
 
 

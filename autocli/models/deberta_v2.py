@@ -40,7 +40,7 @@ class Args(_deberta.DebertaArgs):
     @classmethod
     def from_config(cls, cfg: Config) -> "Args":
         r = cfg.raw
-        common = _deberta.DebertaArgs.common(cfg, vocab=128100, hidden=1536, layers=24, heads=24, inner=6144)
+        common = _deberta.DebertaArgs.read(cfg, vocab=128100, hidden=1536, layers=24, heads=24, inner=6144)
         hidden, heads = common["hidden_size"], common["num_attention_heads"]
         head_size = read_int(r, "attention_head_size", hidden // heads)
         if head_size * heads != hidden:

@@ -14,7 +14,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import Conv1D, activation, attend
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import Conv1D, FeedForward, activation
 from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
@@ -72,22 +73,16 @@ class Attention(nn.Module):
             self.scale /= float(layer + 1)
 
     def forward(self, x, step):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, nh, T, hd)
         k, v = step.kv(self.layer, k, v)  # (B, nh, S, hd)
         y = attend(q, k, v, step.mask(), self.scale)  # (B, nh, T, hd)
-        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        return self.c_proj(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.c_fc = Conv1D(a.n_embd, a.n_inner)
-        self.c_proj = Conv1D(a.n_inner, a.n_embd)
-        self.act = activation(a.activation_function, "activation_function")
-
-    def forward(self, x):
-        return self.c_proj(self.act(self.c_fc(x)))
+def MLP(a: Args) -> FeedForward:
+    up, down = Conv1D(a.n_embd, a.n_inner), Conv1D(a.n_inner, a.n_embd)
+    return FeedForward(("c_fc", "c_proj"), up, down, activation(a.activation_function, "activation_function"))
 
 
 class Block(nn.Module):

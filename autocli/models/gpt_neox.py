@@ -14,7 +14,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
-from autocli.models._decoder import activation, attend, linear
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import FeedForward, activation, linear
 from autocli.models._rope import Rotary, rope_parameters
 from autocli.models._task import TaskModel, decoder_heads
 
@@ -74,25 +75,19 @@ class Attention(nn.Module):
         self.dense = linear(a.hidden_size, a.hidden_size, a.attention_bias)
 
     def forward(self, x, step, rotary, cos, sin):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         nh = self.n_head
         qkv = self.query_key_value(x).view(B, T, nh, 3, -1).permute(0, 3, 2, 1, 4)  # (B, 3, nh, T, hd)
         qk = rotary.apply(qkv[:, :2].reshape(B, 2 * nh, T, -1), cos, sin)  # (B, 2nh, T, hd): q and k in one rotation
         k, v = step.kv(self.layer, qk[:, nh:], qkv[:, 2])  # (B, nh, S, hd)
         q = qk[:, :nh]
         y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
-        return self.dense(y.transpose(1, 2).reshape(B, T, C))
+        return self.dense(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense_h_to_4h = linear(a.hidden_size, a.intermediate_size)
-        self.dense_4h_to_h = linear(a.intermediate_size, a.hidden_size)
-        self.act = activation(a.hidden_act)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
+def MLP(a: Args) -> FeedForward:
+    up, down = linear(a.hidden_size, a.intermediate_size), linear(a.intermediate_size, a.hidden_size)
+    return FeedForward(("dense_h_to_4h", "dense_4h_to_h"), up, down, activation(a.hidden_act))
 
 
 class Layer(nn.Module):

@@ -14,7 +14,8 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import activation, attend, fuse, linear, project
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import FeedForward, activation, fuse, linear, project
 from autocli.models._rope import Rotary
 from autocli.models._task import TaskModel, decoder_heads
 
@@ -83,7 +84,7 @@ class Attention(nn.Module):
         self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
 
     def forward(self, x, step, rotary, cos, sin):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         nh = self.n_head
         if self.qkv is not None:
             out = project(x, *self.qkv).view(B, T, 3 * nh, -1).transpose(1, 2)  # (B, 3nh, T, hd)
@@ -93,18 +94,12 @@ class Attention(nn.Module):
         k, v = step.kv(self.layer, qk[:, nh:], out[:, 2 * nh:])  # (B, nh, S, hd)
         q = qk[:, :nh]
         y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
-        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))
+        return self.out_proj(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.fc_in = linear(a.n_embd, a.n_inner)
-        self.fc_out = linear(a.n_inner, a.n_embd)
-        self.act = activation(a.activation_function, "activation_function")
-
-    def forward(self, x):
-        return self.fc_out(self.act(self.fc_in(x)))
+def MLP(a: Args) -> FeedForward:
+    up, down = linear(a.n_embd, a.n_inner), linear(a.n_inner, a.n_embd)
+    return FeedForward(("fc_in", "fc_out"), up, down, activation(a.activation_function, "activation_function"))
 
 
 class Block(nn.Module):

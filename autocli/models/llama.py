@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, attend, fuse, linear, project
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, fuse, linear, project
 from autocli.models._rope import Rotary, rope_parameters
 from autocli.models._task import Head, TaskModel, decoder_heads, per_token
 
@@ -179,7 +181,7 @@ class Attention(nn.Module):
             k = rotary.apply(k.transpose(1, 2), cos, sin)  # (B, nkv, T, hd)
         k, v = step.kv(self.layer, k, v.transpose(1, 2))  # (B, nkv, S, hd)
         y = attend(q, k, v, step.mask(self.window), self.scale, self.softcap)  # (B, nh, T, hd)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        return self.o_proj(merge_heads(y))
 
 
 class MLP(nn.Module):
