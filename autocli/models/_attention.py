@@ -81,22 +81,24 @@ def _attend_one(q, k, v, mask, scale: float, softcap: float | None = None):
     B, nh, _, hd = q.shape
     nkv, S = k.shape[1], k.shape[2]
     dtype = q.dtype
-    qg = q.reshape(B, nkv, nh // nkv, hd)  # (B, nkv, g, hd)
+    grouped = nkv != nh
+    if grouped:
+        q = q.reshape(B, nkv, nh // nkv, hd)  # (B, nkv, g, hd)
     if dtype != torch.float32:  # small 16-bit matmul kernels are slow on CPU; these tensors are tiny
-        qg, k, v = qg.float(), k.float(), v.float()
+        q, k, v = q.float(), k.float(), v.float()
     if scale != 1.0:
-        qg = qg * scale
-    scores = torch.matmul(qg, k.transpose(-1, -2))  # (B, nkv, g, S)
+        q = q * scale
+    scores = torch.matmul(q, k.transpose(-1, -2))  # (B, nkv, g, S)
     if softcap is not None:
         scores = soft_cap(scores, softcap)
     if isinstance(mask, torch.Tensor):
-        grouped = mask.reshape(mask.shape[0], -1, 1, S) if mask.shape[1] == 1 else mask.reshape(mask.shape[0], nkv, -1, S)
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~grouped, float("-inf"))
-        else:
-            scores = scores + grouped
+        if grouped and mask.shape[1] != 1:
+            mask = mask.reshape(mask.shape[0], nkv, -1, S)
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
     y = torch.matmul(scores.softmax(-1), v)  # (B, nkv, g, hd)
-    return y.reshape(B, nh, 1, hd).to(dtype)
+    if grouped:
+        y = y.reshape(B, nh, 1, hd)
+    return y if dtype == torch.float32 else y.to(dtype)
 
 
 def _attend_capped(q, k, v, mask, scale, softcap):
