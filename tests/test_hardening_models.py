@@ -38,12 +38,17 @@ def test_integer_weights_are_an_invalid_checkpoint(tiny_checkpoints, tmp_path, d
     assert name in e.value.message and str(dtype).removeprefix("torch.") in e.value.message
 
 
-def test_integer_weights_through_the_cli(tiny_checkpoints, tmp_path, cli):
-    def to_int(state):
-        return {k: v.to(torch.int32) if k.endswith("word_embeddings.weight") else v for k, v in state.items()}
+def test_integer_weights_in_a_pickle_through_the_cli(tiny_checkpoints, tmp_path, cli):
+    """A pickle has no headers to check beforehand: the loader itself refuses (safetensors are refused earlier,
+    from their headers, by the same rule)."""
+    from safetensors.torch import load_file
 
-    folder = _rewrite(tiny_checkpoints["bert", "base"], tmp_path / "ints", to_int)
-    res = cli(["embed", folder, "hello world"])
+    src = tiny_checkpoints["bert", "base"]
+    folder = tmp_path / "ints-pickle"
+    shutil.copytree(src, folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    state = {k: v.to(torch.int32) if k.endswith("word_embeddings.weight") else v for k, v in load_file(src / "model.safetensors").items()}
+    torch.save(state, folder / "pytorch_model.bin")
+    res = cli(["embed", folder, "hello world", "--allow-pickle"])
     assert_one_line_error(res, 4)
     assert "word_embeddings.weight" in res.stderr and "int32" in res.stderr
 
