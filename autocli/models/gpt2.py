@@ -81,8 +81,7 @@ class Attention(nn.Module):
 
 
 def MLP(a: Args) -> FeedForward:
-    up, down = Conv1D(a.n_embd, a.n_inner), Conv1D(a.n_inner, a.n_embd)
-    return FeedForward(("c_fc", "c_proj"), up, down, activation(a.activation_function, "activation_function"))
+    return FeedForward(("c_fc", "c_proj"), Conv1D(a.n_embd, a.n_inner), Conv1D(a.n_inner, a.n_embd), activation(a.activation_function))
 
 
 class Block(nn.Module):

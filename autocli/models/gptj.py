@@ -98,11 +98,12 @@ class Attention(nn.Module):
 
 
 def MLP(a: Args) -> FeedForward:
-    up, down = linear(a.n_embd, a.n_inner), linear(a.n_inner, a.n_embd)
-    return FeedForward(("fc_in", "fc_out"), up, down, activation(a.activation_function, "activation_function"))
+    return FeedForward(("fc_in", "fc_out"), linear(a.n_embd, a.n_inner), linear(a.n_inner, a.n_embd), activation(a.activation_function))
 
 
 class Block(nn.Module):
+    """Attention and MLP in parallel, both reading one LayerNorm of the input."""
+
     def __init__(self, a: Args, layer: int):
         super().__init__()
         self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
