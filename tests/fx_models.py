@@ -48,6 +48,8 @@ _MB = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermedi
            pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
 _LLAMA = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
               max_position_embeddings=128, rms_norm_eps=1e-5)
+_GEMMA = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+              max_position_embeddings=128, rms_norm_eps=1e-5, pad_token_id=1)
 _NEOX = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=96)
 _T5 = dict(d_model=32, d_kv=8, d_ff=48, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
            relative_attention_max_distance=20, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
@@ -157,6 +159,13 @@ VARIANTS = {
     "mistral": Variant("decoder", "mistral", "Mistral", dict(_LLAMA, sliding_window=5)),
     "qwen2": Variant("decoder", "qwen2", "Qwen2", dict(_LLAMA, use_sliding_window=True, sliding_window=5, max_window_layers=1)),
     "qwen3": Variant("decoder", "qwen3", "Qwen3", dict(_LLAMA, head_dim=16, attention_bias=True)),
+    # Gemma: head_dim apart from hidden/heads, tied head, (1 + w) norms, scaled embeddings, tanh GeGLU; Gemma 2: caps
+    # small enough to bite, window 5 on alternate layers, queries scaled by 1/sqrt(24); Phi-3: fused qkv_proj and
+    # gate_up_proj, rotary on half of each head, window 5 (more of their settings: tests/fx_gemma_phi3.py)
+    "gemma": Variant("decoder", "gemma", "Gemma", dict(_GEMMA, head_dim=16)),
+    "gemma2": Variant("decoder", "gemma2", "Gemma2", dict(_GEMMA, head_dim=16, sliding_window=5, query_pre_attn_scalar=24,
+                                                          attn_logit_softcapping=0.5, final_logit_softcapping=2.0)),
+    "phi3": Variant("decoder", "phi3", "Phi3", dict(_GEMMA, partial_rotary_factor=0.5, sliding_window=5)),
     # Encoder-decoders, every head on every row. T5 v1.0: tied head (decoder output rescaled by d_model^-0.5), ReLU;
     # v1.1 / Flan: untied, gated-GELU; mT5: the v1.1 math under its own model_type (never rescales); UMT5: a relative
     # position bias in every layer, gated-SiLU; BART: post-norm, learned positions offset by 2, final_logits_bias;
