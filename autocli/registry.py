@@ -90,29 +90,35 @@ GENERIC_HEAD_KEYS = (
 
 @dataclass(frozen=True)
 class Family:
+    """Everything about a model_type's key names; compat, inspect and the loader all read these rows."""
+
     module: str  # autocli.models.<module>
     prefix: str  # backbone prefix inside head checkpoints ("bert" -> "bert.embeddings...")
     # task -> key prefixes (at the checkpoint's top level) that hold that head's trained weights;
     # "base" needs none. A task missing here is a head this architecture does not have.
     heads: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)  # config defaults a variant row sets
-    # head weight -> embedding weight it *is* when config.tie_word_embeddings (overrides give the family's
-    # default): a tied causal LM's head is trained whenever its embeddings are there. The embedding may be a
-    # tuple of names, any of which counts (BART's LM keeps it as `model.shared`, its causal LM as the decoder's).
+    # weight -> the embedding weight it *is* when config.tie_word_embeddings (overrides give the family's default),
+    # full names as our modules spell them. The embedding may be a tuple of names, the first present one used
+    # (BART keeps it as `model.shared`, or only under the decoder). A tied weight that is the whole of a head's
+    # prefix (a causal LM's `lm_head.weight`) makes that head trained whenever the embeddings are there.
     tied: dict = field(default_factory=dict)
     # task -> task whose trained weights it runs (BART's fill-mask is its seq2seq LM, as in transformers)
     twins: dict = field(default_factory=dict)
-    # checkpoint key prefix -> the prefix our modules use (the family's sanitize() renames the same way): older
-    # or alternative head names, so compat recognises a head exactly when the loader would.
+    # checkpoint key prefix -> the prefix our modules use: older or alternative head names. The loader renames
+    # them before anything else, so compat recognises a head exactly when the loader would.
     renames: dict = field(default_factory=dict)
     # task -> why autocli does not run a head transformers has (compat says so instead of "no such head").
     not_run: dict = field(default_factory=dict)
+    kind: str = "encoder"  # encoder | decoder | seq2seq
+    # position ids start at pad_token_id + 1 (fairseq's make_positions): P positions hold P - pad - 1 tokens
+    position_offset: bool = False
 
 
-# model_type -> Family. Rows are added as families are implemented.
+# model_type -> Family.
 FAMILIES: dict[str, Family] = {}
 
-# Encoders (issue 3). One classifier.* serves three tasks; trained_heads() tells them apart by architectures.
+# Encoders. One classifier.* serves three tasks; trained_heads() tells them apart by architectures.
 _CLS = ("classifier.",)
 _ROBERTA_HEADS = {
     "base": (),
@@ -125,6 +131,8 @@ _ROBERTA_HEADS = {
 # BERT-likes configured as decoders (BertLMHeadModel, *ForCausalLM) are left out: their use is as the decoder
 # half of an EncoderDecoderModel, which autocli does not run.
 _AS_DECODER = {"causal-lm": "autocli does not run encoders configured as decoders (is_decoder=True)"}
+_ROBERTA = dict(tied={"lm_head.decoder.weight": "roberta.embeddings.word_embeddings.weight"}, not_run=_AS_DECODER,
+                position_offset=True)
 FAMILIES.update({
     "bert": Family("bert", "bert", {
         "base": (),
@@ -134,10 +142,10 @@ FAMILIES.update({
         "masked-lm": ("cls.predictions.",),
         "multiple-choice": _CLS,
         "next-sentence-prediction": ("cls.seq_relationship.",),
-    }, not_run=_AS_DECODER),
-    "roberta": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
-    "xlm-roberta": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
-    "camembert": Family("roberta", "roberta", _ROBERTA_HEADS, not_run=_AS_DECODER),
+    }, tied={"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}, not_run=_AS_DECODER),
+    "roberta": Family("roberta", "roberta", _ROBERTA_HEADS, **_ROBERTA),
+    "xlm-roberta": Family("roberta", "roberta", _ROBERTA_HEADS, **_ROBERTA),
+    "camembert": Family("roberta", "roberta", _ROBERTA_HEADS, **_ROBERTA),
     "distilbert": Family("distilbert", "distilbert", {
         "base": (),
         "sequence-classification": ("pre_classifier.", "classifier."),
@@ -145,7 +153,7 @@ FAMILIES.update({
         "question-answering": ("qa_outputs.",),
         "masked-lm": ("vocab_transform.", "vocab_projector."),
         "multiple-choice": ("pre_classifier.", "classifier."),
-    }),
+    }, tied={"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}),
     "albert": Family("albert", "albert", {
         "base": (),
         "sequence-classification": _CLS,
@@ -153,7 +161,7 @@ FAMILIES.update({
         "question-answering": ("qa_outputs.",),
         "masked-lm": ("predictions.",),
         "multiple-choice": _CLS,
-    }),
+    }, tied={"predictions.decoder.weight": "albert.embeddings.word_embeddings.weight"}),
     "electra": Family("electra", "electra", {
         "base": (),
         "sequence-classification": _CLS,
@@ -162,12 +170,12 @@ FAMILIES.update({
         "masked-lm": ("generator_predictions.", "generator_lm_head."),
         "multiple-choice": _CLS,
         "replaced-token-detection": ("discriminator_predictions.",),
-    }, not_run=_AS_DECODER),
+    }, tied={"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"}, not_run=_AS_DECODER),
 })
 
-# DeBERTa and ModernBERT (issue 7). DeBERTa's classification heads read a top-level `pooler.`; its new-style
-# MLM keys (`lm_predictions.lm_head.`) are renamed to `cls.predictions.` by sanitize(). ModernBERT's
-# classification, tagging and QA heads all share `head.` + `classifier.` (architectures tells them apart).
+# DeBERTa's classification heads read a top-level `pooler.`; its new-style MLM keys (`lm_predictions.lm_head.`)
+# are the legacy head's `cls.predictions.transform.` and bias. ModernBERT's classification, tagging and QA heads
+# all share `head.` + `classifier.` (architectures tells them apart).
 _DEBERTA_HEADS = {
     "base": (),
     "sequence-classification": ("pooler.", "classifier."),
@@ -177,11 +185,13 @@ _DEBERTA_HEADS = {
     "multiple-choice": ("pooler.", "classifier."),
 }
 _MODERNBERT_CLS = ("head.", "classifier.")
-_DEBERTA_RENAMES = {"lm_predictions.lm_head.": "cls.predictions."}
+_DEBERTA = dict(
+    renames={"lm_predictions.lm_head.bias": "cls.predictions.bias", "lm_predictions.lm_head.": "cls.predictions.transform."},
+    tied={"cls.predictions.decoder.weight": "deberta.embeddings.word_embeddings.weight"},
+)
 FAMILIES.update({
-    "deberta-v2": Family("deberta_v2", "deberta", _DEBERTA_HEADS, renames=_DEBERTA_RENAMES),
-    "deberta": Family("deberta", "deberta", {t: p for t, p in _DEBERTA_HEADS.items() if t != "multiple-choice"},
-                      renames=_DEBERTA_RENAMES),
+    "deberta-v2": Family("deberta_v2", "deberta", _DEBERTA_HEADS, **_DEBERTA),
+    "deberta": Family("deberta", "deberta", {t: p for t, p in _DEBERTA_HEADS.items() if t != "multiple-choice"}, **_DEBERTA),
     "modernbert": Family("modernbert", "model", {
         "base": (),
         "sequence-classification": _MODERNBERT_CLS,
@@ -189,10 +199,10 @@ FAMILIES.update({
         "question-answering": _MODERNBERT_CLS,
         "masked-lm": ("head.",),  # decoder.weight is tied, decoder.bias optional (decoder_bias)
         "multiple-choice": _MODERNBERT_CLS,
-    }),
+    }, tied={"decoder.weight": "model.embeddings.tok_embeddings.weight"}),
 })
 
-# Decoders (issue 4). A causal LM's head is `lm_head.`, or the embeddings when tie_word_embeddings (Family.tied).
+# Decoders. A causal LM's head is `lm_head.`, or the embeddings when tie_word_embeddings (Family.tied).
 # Variants of llama are rows: overrides give their config class's defaults plus what their modeling file
 # hard-codes (`_qkv_bias`, `_o_bias`, `_mlp_bias`, `_qk_norm`, `_sliding`), keys config.json never carries.
 _LM = ("lm_head.",)
@@ -201,24 +211,24 @@ _LLAMA_HEADS = {**_GPT_HEADS, "token-classification": ("score.",)}
 _UNTIED = {"tie_word_embeddings": False}
 _LLAMA_TIED = {"lm_head.weight": "model.embed_tokens.weight"}
 _QWEN = {**_UNTIED, "_sliding": "layer_types", "sliding_window": 4096, "max_window_layers": 28, "max_position_embeddings": 32768, "_mlp_bias": False}
+_MISTRAL = {**_UNTIED, "_sliding": "all", "sliding_window": 4096, "num_key_value_heads": 8, "max_position_embeddings": 131072,
+            "_qkv_bias": False, "_o_bias": False, "_mlp_bias": False}
 FAMILIES.update({
-    "gpt2": Family("gpt2", "transformer", {**_GPT_HEADS, "token-classification": ("classifier.",)},
-                   {"tie_word_embeddings": True}, {"lm_head.weight": "transformer.wte.weight"}),
-    "gptj": Family("gptj", "transformer", _GPT_HEADS, _UNTIED, {"lm_head.weight": "transformer.wte.weight"}),
-    "gpt_neox": Family("gpt_neox", "gpt_neox", {**_GPT_HEADS, "token-classification": ("classifier.",)},
-                       _UNTIED, {"lm_head.weight": "gpt_neox.embed_in.weight"}, renames={"embed_out.": "lm_head."}),
-    "llama": Family("llama", "model", _LLAMA_HEADS, _UNTIED, _LLAMA_TIED),
-    "mistral": Family("llama", "model", _LLAMA_HEADS, {
-        **_UNTIED, "_sliding": "all", "sliding_window": 4096, "num_key_value_heads": 8, "max_position_embeddings": 131072,
-        "_qkv_bias": False, "_o_bias": False, "_mlp_bias": False}, _LLAMA_TIED),
-    "qwen2": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qkv_bias": True, "_o_bias": False}, _LLAMA_TIED),
-    "qwen3": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qk_norm": True, "head_dim": 128}, _LLAMA_TIED),
+    "gpt2": Family("gpt2", "transformer", {**_GPT_HEADS, "token-classification": ("classifier.",)}, {"tie_word_embeddings": True},
+                   {"lm_head.weight": "transformer.wte.weight"}, kind="decoder"),
+    "gptj": Family("gptj", "transformer", _GPT_HEADS, _UNTIED, {"lm_head.weight": "transformer.wte.weight"}, kind="decoder"),
+    "gpt_neox": Family("gpt_neox", "gpt_neox", {**_GPT_HEADS, "token-classification": ("classifier.",)}, _UNTIED,
+                       {"lm_head.weight": "gpt_neox.embed_in.weight"}, renames={"embed_out.": "lm_head."}, kind="decoder"),
+    "llama": Family("llama", "model", _LLAMA_HEADS, _UNTIED, _LLAMA_TIED, kind="decoder"),
+    "mistral": Family("llama", "model", _LLAMA_HEADS, _MISTRAL, _LLAMA_TIED, kind="decoder"),
+    "qwen2": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qkv_bias": True, "_o_bias": False}, _LLAMA_TIED, kind="decoder"),
+    "qwen3": Family("llama", "model", _LLAMA_HEADS, {**_QWEN, "_qk_norm": True, "head_dim": 128}, _LLAMA_TIED, kind="decoder"),
 })
 
-# Encoder-decoders (issue 6). T5 keeps the backbone at the top level or under `transformer.`, BART under `model.`;
-# the LM head is tied to the shared embedding (T5 always unless the checkpoint stores its own head). Overrides give
-# each variant's config defaults plus what its modeling file hard-codes: umt5's per-layer position bias
-# (`_per_layer_bias`), mt5's unscaled decoder output (`_scale_decoder_outputs`), mbart's pre-norm layers (`_pre_norm`).
+# Encoder-decoders. T5 keeps the backbone at the top level or under `transformer.`, BART under `model.`; the LM
+# head is tied to the shared embedding. Overrides give each variant's config defaults plus what its modeling file
+# hard-codes: umt5's per-layer position bias (`_per_layer_bias`), mt5's unscaled decoder output
+# (`_scale_decoder_outputs`), mbart's pre-norm layers (`_pre_norm`).
 _T5_HEADS = {
     "base": (),
     "seq2seq-lm": _LM,
@@ -241,12 +251,13 @@ _BART_HEADS = {
 }
 _BART_TIED = {"lm_head.weight": ("model.shared.weight", "model.decoder.embed_tokens.weight")}
 _BART_TWINS = {"masked-lm": "seq2seq-lm"}
+_TIED = {"tie_word_embeddings": True}
 FAMILIES.update({
-    "t5": Family("t5", "transformer", _T5_HEADS, {"tie_word_embeddings": True}, _T5_TIED),
-    "mt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, "tie_word_embeddings": True, "_scale_decoder_outputs": False}, _T5_TIED),
-    "umt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, "tie_word_embeddings": True, "_per_layer_bias": True}, _T5_TIED),
-    "bart": Family("bart", "model", _BART_HEADS, {"tie_word_embeddings": True}, _BART_TIED, _BART_TWINS),
-    "mbart": Family("bart", "model", _BART_HEADS, {"tie_word_embeddings": True, "_pre_norm": True}, _BART_TIED, _BART_TWINS),
+    "t5": Family("t5", "transformer", _T5_HEADS, _TIED, _T5_TIED, kind="seq2seq"),
+    "mt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, **_TIED, "_scale_decoder_outputs": False}, _T5_TIED, kind="seq2seq"),
+    "umt5": Family("t5", "transformer", _T5_HEADS, {**_MT5, **_TIED, "_per_layer_bias": True}, _T5_TIED, kind="seq2seq"),
+    "bart": Family("bart", "model", _BART_HEADS, _TIED, _BART_TIED, _BART_TWINS, kind="seq2seq"),
+    "mbart": Family("bart", "model", _BART_HEADS, {**_TIED, "_pre_norm": True}, _BART_TIED, _BART_TWINS, kind="seq2seq"),
 })
 
 
@@ -262,18 +273,19 @@ _GEMMA = {"tie_word_embeddings": True, "vocab_size": 256000, "max_position_embed
 FAMILIES.update({
     "gemma": Family("llama", "model", _NO_QA, {
         **_GEMMA, "hidden_size": 3072, "intermediate_size": 24576, "num_hidden_layers": 28, "num_attention_heads": 16,
-        "hidden_act": "gelu_pytorch_tanh", "_act_aliases": {"gelu": "gelu_pytorch_tanh"}}, _LLAMA_TIED),
+        "hidden_act": "gelu_pytorch_tanh", "_act_aliases": {"gelu": "gelu_pytorch_tanh"}}, _LLAMA_TIED, kind="decoder"),
     "gemma2": Family("llama", "model", _NO_QA, {
         **_GEMMA, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26, "num_attention_heads": 8,
         "num_key_value_heads": 4, "_act_key": "hidden_activation", "hidden_activation": "gelu_pytorch_tanh",
         "_sandwich_norms": True, "_sliding": "alternate", "sliding_window": 4096, "query_pre_attn_scalar": 256,
-        "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}, _LLAMA_TIED),
+        "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}, _LLAMA_TIED, kind="decoder"),
     "phi3": Family("llama", "model", _NO_QA, {
         **_UNTIED, "vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 32,
         "num_attention_heads": 32, "rms_norm_eps": 1e-5, "max_position_embeddings": 4096, "original_max_position_embeddings": 4096,
         "_sliding": "all", "_qkv_bias": False, "_o_bias": False, "_mlp_bias": False, "_partial_rotary": True,
-        "_rope_aliases": {"su": "longrope", "yarn": "longrope"}, "_rope_replay": True}, _LLAMA_TIED),
+        "_rope_aliases": {"su": "longrope", "yarn": "longrope"}, "_rope_replay": True}, _LLAMA_TIED, kind="decoder"),
 })
+
 
 def canonical_task(name: str) -> str | None:
     name = name.strip().lower().replace("_", "-")
@@ -334,25 +346,46 @@ def trained_heads(fam: Family, keys, architectures: list[str], config: dict | No
     return out
 
 
+def renamed(fam: Family, key: str) -> str:
+    """A checkpoint key as our modules spell it (Family.renames, first matching prefix)."""
+    for old, new in fam.renames.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
 def canonical_keys(fam: Family, keys) -> set[str]:
     """A checkpoint's key names as our modules call them (Family.renames)."""
-    out = set()
-    for k in keys:
-        for old, new in fam.renames.items():
-            if k.startswith(old):
-                k = new + k[len(old):]
-                break
-        out.add(k)
-    return out
+    return {renamed(fam, k) for k in keys}
+
+
+def ties_embeddings(fam: Family, config: dict) -> bool:
+    """config.tie_word_embeddings, with the family's default (a row's overrides) where config.json is silent."""
+    return {**fam.overrides, **config}.get("tie_word_embeddings", True) is not False
+
+
+def tie_sources(embs) -> tuple:
+    return (embs,) if isinstance(embs, str) else tuple(embs)
 
 
 def tied_keys(fam: Family, keys, config: dict) -> set[str]:
-    """Head weight names a tied checkpoint holds through its embeddings (GPT-2's `lm_head.weight`)."""
-    if not {**fam.overrides, **config}.get("tie_word_embeddings", True):
+    """Head weights a tied checkpoint holds through its embeddings (GPT-2's `lm_head.weight`): only those that are
+    the whole of a head's key prefix count (BERT's tied MLM decoder alone is not a trained head)."""
+    if not ties_embeddings(fam, config):
         return set()
     keys = canonical_keys(fam, keys)
+    prefixes = {p for ps in fam.heads.values() for p in ps}
     return {head for head, embs in fam.tied.items()
-            if any(emb in keys or emb.split(".", 1)[-1] in keys for emb in ((embs,) if isinstance(embs, str) else embs))}
+            if head.rsplit(".", 1)[0] + "." in prefixes
+            and any(emb in keys or emb.split(".", 1)[-1] in keys for emb in tie_sources(embs))}
+
+
+def position_offset(fam: Family | None, config: dict) -> int:
+    """How many of max_position_embeddings a family's position ids skip (Family.position_offset)."""
+    if fam is None or not fam.position_offset:
+        return 0
+    pad = {**fam.overrides, **config}.get("pad_token_id", 1)
+    return pad + 1 if isinstance(pad, int) and not isinstance(pad, bool) and pad >= 0 else 0
 
 
 def generic_heads(keys) -> list[str]:

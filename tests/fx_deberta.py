@@ -2,7 +2,7 @@
 
     build_family_checkpoint(root, family, task, variant, tokenizer=None) -> Path
         tiny random checkpoint saved by transformers (every weight perturbed, as tests/fx_models.py does);
-        variant names a config in VARIANTS[family]; tokenizer: None, "spm" (a SentencePiece-only folder,
+        variant names a config in VARIANTS[family] (the table row "family/variant"); tokenizer: None, "spm" (a SentencePiece-only folder,
         as microsoft/deberta-v3-* ship) or "bpe" (RoBERTa-like tokenizer.json).
     train_spm(folder, **trainer_options) -> Path to spm.model
         a real SentencePiece model trained with the `sentencepiece` package (a test-only dependency;
@@ -20,64 +20,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import TASK_CLASSES
+from tests.fx_models import VARIANTS as TABLE
 from tests.fx_tokenizers import CORPUS, write_bpe_tokenizer
 
 PREFIXES = {"deberta-v2": "DebertaV2", "deberta": "Deberta", "modernbert": "ModernBert"}
-TASK_CLASSES = {
-    "base": "Model",
-    "sequence-classification": "ForSequenceClassification",
-    "token-classification": "ForTokenClassification",
-    "question-answering": "ForQuestionAnswering",
-    "masked-lm": "ForMaskedLM",
-    "multiple-choice": "ForMultipleChoice",
-}
-TASKS = tuple(TASK_CLASSES)
-
-_SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, pad_token_id=0)
-_V3 = dict(_SMALL, max_position_embeddings=512, relative_attention=True, pos_att_type=["p2c", "c2p"], share_att_key=True,
-           norm_rel_ebd="layer_norm", position_biased_input=False, position_buckets=256, max_relative_positions=512)
-_MB = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=37, max_position_embeddings=128,
-           pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)
-
-# family -> variant -> config fields. Each variant moves one thing that changes the math.
-VARIANTS = {
-    "deberta-v2": {
-        # deberta-v3-base's layout: shared keys, 256 log buckets, layer-normed relative embeddings, no absolute positions
-        "v3": _V3,
-        # buckets small enough that a 20-token row crosses into the log-spaced range
-        "v3-buckets8": dict(_V3, position_buckets=8, max_relative_positions=64),
-        # deberta-v2-xlarge's layout: own position projections, conv beside layer 0, "p2c|c2p" as a string, token types
-        "v2-conv": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type="p2c|c2p", share_att_key=False,
-                        position_buckets=-1, conv_kernel_size=3, conv_act="gelu", type_vocab_size=2, position_biased_input=True),
-        # c2p only, no buckets (0), embedding_size != hidden_size, untied decoder
-        "c2p-embed": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type=["c2p"], position_buckets=0,
-                          max_relative_positions=-1, embedding_size=16, tie_word_embeddings=False),
-        # p2c only with shared keys and grouped convolution
-        "p2c-groups": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c"], share_att_key=True,
-                           position_buckets=-1, max_relative_positions=6, conv_kernel_size=5, conv_groups=4),
-        # no relative attention at all: a BERT with DeBERTa's names (pos_att_type still counts in the scale)
-        "absolute": dict(_SMALL, max_position_embeddings=64, pos_att_type=["c2p"]),
-        # the new-style masked-LM head (lm_predictions.lm_head.*)
-        "v3-new-mlm": dict(_V3, legacy=False),
-    },
-    "deberta": {
-        # deberta-base's layout: c2p + p2c over distances clipped at max_relative_positions (shorter than the row)
-        "base": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type=["c2p", "p2c"], max_relative_positions=8),
-        "talking-heads": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type="c2p|p2c", talking_head=True,
-                              embedding_size=16, type_vocab_size=2, position_biased_input=False),
-        "absolute": dict(_SMALL, max_position_embeddings=64),
-        "new-mlm": dict(_SMALL, max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c"], legacy=False),
-    },
-    "modernbert": {
-        # local layers every other layer, a 6-token window (|i - j| <= 3) much shorter than the rows
-        "alternating": dict(_MB, global_attn_every_n_layers=2, local_attention=6),
-        # mean pooling, every bias on, own thetas and activations, untied decoder
-        "mean-biases": dict(_MB, global_attn_every_n_layers=3, local_attention=4, classifier_pooling="mean", norm_bias=True,
-                            attention_bias=True, mlp_bias=True, classifier_bias=True, decoder_bias=False, tie_word_embeddings=False,
-                            global_rope_theta=1000.0, local_rope_theta=77.0, hidden_activation="gelu_pytorch_tanh",
-                            classifier_activation="silu"),
-    },
-}
+TASKS = ("base", "sequence-classification", "token-classification", "question-answering", "masked-lm", "multiple-choice")
+# family -> variant -> config fields: the "deberta" rows of the one table (fx_models), named "family/variant" there
+VARIANTS: dict = {}
+for _name, _v in TABLE.items():
+    if _v.fixture == "deberta":
+        VARIANTS.setdefault(_v.model_type, {})[_name.split("/", 1)[1]] = _v.config
 
 NUM_LABELS = 3
 

@@ -1,6 +1,6 @@
 """Tiny random decoder checkpoints saved by transformers (the oracle), with a real byte-level BPE tokenizer.
 
-    VARIANTS[name] = (model_type, transformers class prefix, config fields)   one row per config that changes the math
+    VARIANTS[name] = (model_type, transformers class prefix, config fields)   the decoder rows of fx_models.VARIANTS
     build_decoder(root, variant, task, **config_overrides) -> Path           weights perturbed, saved with safetensors
     decoder_oracle(folder, variant, task)                                    the transformers model (eval, eager attention)
     decoder_root                                                             session fixture: where checkpoints go
@@ -18,63 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import TASK_CLASSES
+from tests.fx_models import VARIANTS as TABLE
 from tests.fx_tokenizers import CHATML_TEMPLATE, GPT2_EOS, write_bpe_tokenizer, write_chat_template
 
 NUM_LABELS = 3
 CHAT_SPECIALS = ["<|im_start|>", "<|im_end|>"]
 
-_LLAMA = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-              max_position_embeddings=128, rms_norm_eps=1e-5)
-VARIANTS = {
-    # GPT-2: tied head, fused Conv1D qkv, learned positions
-    "gpt2": ("gpt2", "GPT2", dict(n_embd=32, n_layer=2, n_head=4, n_positions=96)),
-    "gpt2-scaled": ("gpt2", "GPT2", dict(n_embd=32, n_layer=2, n_head=4, n_positions=96, n_inner=40,
-                                        scale_attn_by_inverse_layer_idx=True, tie_word_embeddings=False,
-                                        activation_function="gelu_pytorch_tanh")),
-    # GPT-J: interleaved rotary on the first rotary_dim channels, parallel attention + MLP, lm_head bias
-    "gptj": ("gptj", "GPTJ", dict(n_embd=32, n_layer=2, n_head=4, n_positions=96, rotary_dim=4)),
-    # GPT-NeoX: fused per-head qkv, partial rotary, parallel or sequential residual
-    "gpt_neox": ("gpt_neox", "GPTNeoX", dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
-                                            max_position_embeddings=96, rotary_pct=0.5, use_parallel_residual=True)),
-    "gpt_neox-sequential": ("gpt_neox", "GPTNeoX", dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                                                       num_attention_heads=4, max_position_embeddings=96, rotary_pct=1.0,
-                                                       use_parallel_residual=False, attention_bias=False,
-                                                       rotary_emb_base=500.0, tie_word_embeddings=True)),
-    # LLaMA: GQA, untied; then tied with biases and an explicit head_dim; then each rope scaling type
-    "llama": ("llama", "Llama", dict(_LLAMA)),
-    "llama-tied-bias": ("llama", "Llama", dict(_LLAMA, tie_word_embeddings=True, attention_bias=True, mlp_bias=True,
-                                               head_dim=16, num_key_value_heads=1)),
-    "llama-linear": ("llama", "Llama", dict(_LLAMA, rope_scaling={"type": "linear", "factor": 2.0}, rope_theta=500.0)),
-    "llama-dynamic": ("llama", "Llama", dict(_LLAMA, max_position_embeddings=12,
-                                             rope_parameters={"rope_type": "dynamic", "factor": 3.0, "rope_theta": 10000.0})),
-    "llama-llama3": ("llama", "Llama", dict(_LLAMA, rope_parameters={
-        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-        "original_max_position_embeddings": 16, "rope_theta": 500000.0})),
-    "llama-yarn": ("llama", "Llama", dict(_LLAMA, rope_scaling={"rope_type": "yarn", "factor": 4.0,
-                                                              "original_max_position_embeddings": 32, "beta_fast": 16})),
-    # Mistral: sliding window shorter than the prompts; Qwen2: q/k/v bias, window on layers >= max_window_layers
-    "mistral": ("mistral", "Mistral", dict(_LLAMA, sliding_window=5)),
-    "qwen2": ("qwen2", "Qwen2", dict(_LLAMA, use_sliding_window=True, sliding_window=5, max_window_layers=1)),
-    # Qwen3: per-head q/k RMSNorm, explicit head_dim
-    "qwen3": ("qwen3", "Qwen3", dict(_LLAMA, head_dim=16, attention_bias=True)),
-}
-
-TASK_CLASSES = {
-    "base": "Model",
-    "causal-lm": "ForCausalLM",
-    "sequence-classification": "ForSequenceClassification",
-    "token-classification": "ForTokenClassification",
-    "question-answering": "ForQuestionAnswering",
-}
-FAMILY_TASKS = {  # issue 4's table
-    "gpt2": ("causal-lm", "sequence-classification", "token-classification", "question-answering"),
-    "gptj": ("causal-lm", "sequence-classification", "question-answering"),
-}
-DEFAULT_TASKS = ("causal-lm", "sequence-classification", "token-classification", "question-answering")
-
-
-def tasks_of(variant: str) -> tuple:
-    return FAMILY_TASKS.get(VARIANTS[variant][0], DEFAULT_TASKS)
+# name -> (model_type, transformers class prefix, config fields): the decoder rows of the one table (fx_models)
+VARIANTS = {name: (v.model_type, v.oracle, v.config) for name, v in TABLE.items() if v.fixture == "decoder"}
 
 
 def transformers_class(variant: str, task: str):

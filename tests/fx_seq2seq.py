@@ -1,6 +1,6 @@
 """Tiny random encoder-decoder checkpoints saved by transformers (the oracle), with real tokenizers.
 
-    VARIANTS[name] = (model_type, transformers class prefix, config fields, untied)   one row per config that changes the math
+    VARIANTS[name] = (model_type, transformers class prefix, config fields, untied)   the seq2seq rows of fx_models.VARIANTS
     build_seq2seq(root, variant, task, **config_overrides) -> Path                    weights perturbed, saved with safetensors
     seq2seq_oracle(folder, variant, task)                                             the transformers model (eval, eager)
     seq2seq_root                                                                      session fixture: where checkpoints go
@@ -20,48 +20,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import TASK_CLASSES
+from tests.fx_models import VARIANTS as TABLE
 from tests.fx_tokenizers import write_bpe_tokenizer, write_unigram_tokenizer
 
 NUM_LABELS = 3
-_T5 = dict(d_model=32, d_kv=8, d_ff=48, num_layers=2, num_heads=4, relative_attention_num_buckets=8,
-           relative_attention_max_distance=20, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-_BART = dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4, decoder_attention_heads=4,
-             encoder_ffn_dim=48, decoder_ffn_dim=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
-             eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
-VARIANTS = {
-    # T5 v1.0: tied head (decoder output rescaled by d_model^-0.5), ReLU feed-forward
-    "t5": ("t5", "T5", dict(_T5), False),
-    # T5 v1.1 / Flan: untied head, gated-GELU
-    "t5-v1_1": ("t5", "T5", dict(_T5, feed_forward_proj="gated-gelu"), True),
-    # mT5: the T5 v1.1 math under its own model_type (never rescales the decoder output)
-    "mt5": ("mt5", "MT5", dict(_T5, feed_forward_proj="gated-gelu"), True),
-    # UMT5: a relative position bias in every layer; gated-SiLU here to cover that activation
-    "umt5": ("umt5", "UMT5", dict(_T5, feed_forward_proj="gated-silu"), False),
-    # BART: post-norm, learned positions offset by 2, final_logits_bias
-    "bart": ("bart", "Bart", dict(_BART), False),
-    # mBART: pre-norm with final layer norms, scaled embeddings, decoder inputs start with the language id
-    "mbart": ("mbart", "MBart", dict(_BART, scale_embedding=True, decoder_start_token_id=None), False),
-}
-
-TASK_CLASSES = {
-    "base": "Model",
-    "seq2seq-lm": "ForConditionalGeneration",
-    "masked-lm": "ForConditionalGeneration",
-    "causal-lm": "ForCausalLM",
-    "sequence-classification": "ForSequenceClassification",
-    "token-classification": "ForTokenClassification",
-    "question-answering": "ForQuestionAnswering",
-}
-T5_TASKS = ("base", "seq2seq-lm", "sequence-classification", "token-classification", "question-answering")
-BART_TASKS = ("base", "seq2seq-lm", "masked-lm", "causal-lm", "sequence-classification", "question-answering")
+# name -> (model_type, transformers class prefix, config fields, untied): the seq2seq rows of the one table (fx_models)
+VARIANTS = {name: (v.model_type, v.oracle, v.config, v.untied) for name, v in TABLE.items() if v.fixture == "seq2seq"}
 
 
 def is_t5(variant: str) -> bool:
     return VARIANTS[variant][1] in ("T5", "MT5", "UMT5")
-
-
-def tasks_of(variant: str) -> tuple:
-    return T5_TASKS if is_t5(variant) else BART_TASKS
 
 
 def transformers_class(variant: str, task: str):
@@ -70,7 +39,8 @@ def transformers_class(variant: str, task: str):
     prefix = VARIANTS[variant][1]
     if task == "base" and is_t5(variant):
         return getattr(transformers, prefix + "EncoderModel")  # autocli's base is the encoder
-    return getattr(transformers, prefix + TASK_CLASSES[task])
+    suffix = "ForConditionalGeneration" if task == "masked-lm" else TASK_CLASSES[task]  # BART's fill-mask is its LM
+    return getattr(transformers, prefix + suffix)
 
 
 def write_tokenizer(folder: Path, t5: bool) -> int:

@@ -1,7 +1,7 @@
 """DeBERTa v1, DeBERTa-v2/v3 and ModernBERT against transformers: one row per (family, variant, head).
 
 Float32, padded batches, max |Δ| <= 1e-4 over the real (unpadded) positions; whole-sequence heads are
-compared entirely. Variants are in tests/fx_deberta.py (each moves one config value that changes the math).
+compared entirely. Variants are rows of tests/fx_models.VARIANTS (each moves one config value that changes the math).
 """
 
 from __future__ import annotations
@@ -12,21 +12,13 @@ import shutil
 import pytest
 
 from tests.conftest import assert_one_line_error
-from tests.fx_deberta import TASKS, build_family_checkpoint, oracle_model
+from tests.fx_deberta import build_family_checkpoint, oracle_model
+from tests.fx_models import parity_rows
 
 TOL = 1e-4
 PER_TOKEN = ("base", "token-classification", "question-answering", "masked-lm")
 
-ROWS = (
-    [("deberta-v2", "v3", t) for t in TASKS]
-    + [("deberta-v2", "v2-conv", t) for t in TASKS]
-    + [("deberta-v2", v, t) for v in ("v3-buckets8", "c2p-embed", "p2c-groups", "absolute") for t in ("base", "masked-lm", "sequence-classification")]
-    + [("deberta-v2", "v3-new-mlm", "masked-lm")]
-    + [("deberta", "base", t) for t in TASKS if t != "multiple-choice"]
-    + [("deberta", v, t) for v in ("talking-heads", "absolute") for t in ("base", "masked-lm", "sequence-classification")]
-    + [("deberta", "new-mlm", "masked-lm")]
-    + [("modernbert", v, t) for v in ("alternating", "mean-biases") for t in TASKS]
-)
+ROWS = [(name.split("/")[0], name.split("/")[1], task) for name, task in parity_rows("deberta")]  # fx_models.VARIANTS
 
 
 def _batch(task: str, vocab: int, T: int = 20, seed: int = 0):

@@ -1,5 +1,4 @@
-"""Decoder logit parity with transformers: every (family, head) pair of issue 4 and every config variant that
-changes the math (rope scaling, GQA, sliding windows, tied/untied, biases, head_dim, q/k norm, ...), float32,
+"""Decoder logit parity with transformers: every (family, head) pair and every config variant that changes the math (rope scaling, GQA, sliding windows, tied/untied, biases, head_dim, q/k norm, ...), float32,
 padded batches (left and right), max |Δ| <= 1e-4 at real tokens.
 
 transformers is given position ids that count real tokens only (what its generate() does); autocli derives
@@ -13,16 +12,11 @@ import json
 import pytest
 import torch
 
-from tests.fx_decoders import VARIANTS, build_decoder, decoder_oracle, tasks_of
+from tests.fx_decoders import build_decoder, decoder_oracle
+from tests.fx_models import parity_rows
 
 TOL = 1e-4
-
-# one row per (variant, task): every head of every family on its main variant, causal-lm on every variant
-PAIRS = sorted(
-    {(v, t) for v in ("gpt2", "gptj", "gpt_neox", "llama", "mistral", "qwen2", "qwen3") for t in tasks_of(v)}
-    | {(v, "causal-lm") for v in VARIANTS}
-    | {(v, "base") for v in ("gpt2", "llama")}
-)
+PAIRS = parity_rows("decoder")  # every head of each family's first row, causal-lm on the others (fx_models.VARIANTS)
 
 
 def _batch(vocab: int, pad: int, side: str, lengths=(14, 9, 3), seed: int = 0):

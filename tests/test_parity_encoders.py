@@ -15,7 +15,7 @@ import torch
 
 from autocli import errors
 from autocli.models import load_model_from_dir
-from tests.fx_models import ENCODER_PAIRS, build_checkpoint, oracle, oracle_output, transformers_class
+from tests.fx_models import CONFIG_VARIANTS, ENCODER_PAIRS, build_checkpoint, oracle, oracle_output, transformers_class
 
 TOL = 1e-4
 
@@ -59,41 +59,18 @@ def test_parity(tiny_checkpoints, family, task):
     assert _max_delta(tiny_checkpoints[family, task], family, task) <= TOL
 
 
-# Config values that change the math, each on the head that exercises it.
-VARIANTS = [
-    ("bert", "masked-lm", dict(hidden_act="gelu_new", layer_norm_eps=1e-5)),
-    ("bert", "masked-lm", dict(tie_word_embeddings=False)),
-    ("bert", "sequence-classification", dict(hidden_act="relu")),
-    ("bert", "token-classification", dict(hidden_act="silu")),
-    ("bert", "base", dict(hidden_act="gelu_fast")),
-    ("bert", "base", dict(hidden_act="quick_gelu")),
-    ("bert", "base", dict(hidden_act="gelu_pytorch_tanh")),
-    ("roberta", "masked-lm", dict(tie_word_embeddings=False, hidden_act="gelu_new")),
-    ("roberta", "sequence-classification", dict(type_vocab_size=2)),
-    ("distilbert", "base", dict(sinusoidal_pos_embds=True)),
-    ("distilbert", "masked-lm", dict(sinusoidal_pos_embds=True, activation="relu")),
-    ("albert", "base", dict(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2)),
-    ("albert", "masked-lm", dict(num_hidden_layers=3, num_hidden_groups=3, embedding_size=24, hidden_act="gelu")),
-    ("albert", "sequence-classification", dict(num_hidden_layers=4, num_hidden_groups=2)),
-    ("electra", "base", dict(embedding_size=32)),
-    ("electra", "multiple-choice", dict(summary_type="mean", summary_activation="tanh")),
-    ("electra", "multiple-choice", dict(summary_type="last", summary_use_proj=False, summary_activation="")),
-    ("electra", "replaced-token-detection", dict(hidden_act="gelu_new")),
-    ("electra", "masked-lm", dict(tie_word_embeddings=False)),
-]
-
-
-@pytest.mark.parametrize("family,task,overrides", VARIANTS, ids=[f"{f}:{t}:{','.join(o)}" for f, t, o in VARIANTS])
-def test_parity_config_variants(tiny_root, family, task, overrides):
-    folder = build_checkpoint(tiny_root, family, task, **overrides)
-    assert _max_delta(folder, family, task) <= TOL
+@pytest.mark.parametrize("variant,task", CONFIG_VARIANTS, ids=[f"{v}:{t}" for v, t in CONFIG_VARIANTS])
+def test_parity_config_variants(tiny_root, variant, task):
+    """Config values that change the math, each on the head that exercises it (fx_models.VARIANTS)."""
+    folder = build_checkpoint(tiny_root, variant, task)
+    assert _max_delta(folder, variant, task) <= TOL
 
 
 def test_distilbert_sinusoidal_table_computed_when_absent(tiny_root):
     """The sinusoid is in the weights; a file without it gets the table transformers builds."""
     from safetensors.torch import load_file, save_file
 
-    src = build_checkpoint(tiny_root, "distilbert", "base", sinusoidal_pos_embds=True)
+    src = build_checkpoint(tiny_root, "distilbert-sinusoid", "base")
     folder = tiny_root / "distilbert-no-positions"
     shutil.copytree(src, folder, dirs_exist_ok=True)
     state = load_file(src / "model.safetensors")

@@ -1,4 +1,4 @@
-"""Encoder-decoder logit parity with transformers: every (family, head) pair of issue 6 on every config variant
+"""Encoder-decoder logit parity with transformers: every (family, head) pair on every config variant
 that changes the math (T5 v1.0 tied + ReLU, v1.1 untied + gated-GELU, mT5, UMT5's per-layer bias, BART, mBART's
 pre-norm and language-id shift), float32, right-padded batches, max |Δ| <= 1e-4 at real tokens.
 
@@ -13,10 +13,11 @@ import json
 import pytest
 import torch
 
-from tests.fx_seq2seq import VARIANTS, build_seq2seq, is_t5, seq2seq_oracle, tasks_of
+from tests.fx_models import parity_rows
+from tests.fx_seq2seq import VARIANTS, build_seq2seq, is_t5, seq2seq_oracle
 
 TOL = 1e-4
-PAIRS = [(v, t) for v in VARIANTS for t in tasks_of(v)]
+PAIRS = parity_rows("seq2seq")  # every head the registry row offers, on every variant (fx_models.VARIANTS)
 
 
 def _batch(folder, lengths=(14, 9, 3), seed: int = 0):

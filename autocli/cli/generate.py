@@ -13,7 +13,6 @@ from autocli.tasks.gen_settings import BATCH_SIZE, MAX_NEW_TOKENS  # torch-free
 
 DECODING = "Decoding (defaults: generation_config.json, else greedy)"
 BEAMS = "Encoder-decoders (t5, bart): beam search and task prefixes"
-SEQ2SEQ_MODULES = ("t5", "bart")  # family modules whose LM is an encoder-decoder
 
 EPILOG = (
     "Settings come from the checkpoint's generation_config.json, then these options; --show-config lists each "
@@ -164,7 +163,7 @@ def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
     from autocli.errors import Unsupported
 
     fam = registry.family(config.model_type)
-    seq2seq = fam is not None and fam.module in SEQ2SEQ_MODULES
+    seq2seq = fam is not None and fam.kind == "seq2seq"
     if seq2seq and "causal-lm" in registry.declared_tasks(config.architectures):
         raise Unsupported(f"{config.architectures[0]} (a decoder without its encoder) is not supported by generate",
                           "generate runs the encoder-decoder checkpoints (*ForConditionalGeneration) of this family")

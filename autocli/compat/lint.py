@@ -69,8 +69,6 @@ ARCH_ENDINGS = ("LMHeadModel", "DoubleHeadsModel", "EncoderModel", "DecoderModel
 TAG = re.compile(r"^([A-Za-z])(?:[-_](.+))?$")
 TAG_SCHEMES = {"IOB": set("BI"), "BIOES": set("BIES"), "BILOU": set("BILU"), "BMES": set("BMES")}
 GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
-# Family modules whose position ids are offset by padding_idx + 1 (roberta, xlm-roberta, camembert rows).
-PAD_OFFSET_MODULES = ("roberta",)
 
 
 @dataclass
@@ -271,10 +269,7 @@ def lint_tokenizer(cfg: Config, fam, facts: Facts, tensors: Shapes) -> list[Find
 
 def position_offset(cfg: Config, fam) -> int:
     """RoBERTa-style position ids start at padding_idx + 1, so 514 positions hold 512 tokens."""
-    if fam is None or fam.module not in PAD_OFFSET_MODULES:
-        return 0
-    pad = _int(cfg.raw.get("pad_token_id"))
-    return pad + 1 if pad is not None and pad >= 0 else 0
+    return registry.position_offset(fam, cfg.raw)
 
 
 def lint_tied(cfg: Config, fam, tensors: Shapes, declared: list[str]) -> list[Finding]:

@@ -1,12 +1,13 @@
 """Run a checkpoint: config -> family module -> model on `meta` -> weights assigned -> LoadedModel.
 
-Every family module (autocli/models/<module>.py, named by registry.FAMILIES) provides:
+The registry row (autocli.registry.FAMILIES) says which tasks a family has and everything about its key
+names (prefix, head keys, ties, renames); the family module (autocli/models/<module>.py) only the math:
   Args.from_config(Config) -> Args      refuses config values it cannot honour (errors.Unsupported)
-  HEADS: {task: ...}                    the tasks it can build
-  build(Args, task) -> nn.Module        forward(input_ids, attention_mask, token_type_ids) -> task output
-  TIES: {target: source}                weights tied when config.tie_word_embeddings
+  HEADS: {task: Head}                   how to build each task's head modules and read its output
+  build(Args, task) -> TaskModel        forward(input_ids, attention_mask, token_type_ids) -> task output
   sanitize(state, Args) -> state        real layout differences only (optional)
-  uses_token_type_ids(Args), max_length(Args)
+  uses_token_type_ids(Args), max_length(Args)   optional: by default token types where Args.type_vocab_size > 1,
+                                        and Args.max_position_embeddings tokens (None: no limit)
 """
 
 from __future__ import annotations
@@ -103,51 +104,37 @@ def load_model_from_dir(folder, task: str, *, device="auto", dtype="auto", allow
 
 def _load(config: Config, paths, name: str, task: str, device, dtype, allow_random_head: bool, allow_pickle: bool) -> LoadedModel:
     task_name = registry.canonical_task(task) or task
-    fam = registry.family(config.model_type)
-    if fam is None:
-        raise Unsupported(
-            f"model_type {config.model_type!r} is not supported",
-            f"autocli runs: {', '.join(registry.supported_families())}",
-        )
-    mod = importlib.import_module(f"autocli.models.{fam.module}")
-    if task_name not in mod.HEADS or task_name not in fam.heads:
-        offered = [t for t in mod.HEADS if t in fam.heads]
-        raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"tasks for {config.model_type}: {', '.join(offered)}")
+    fam, mod = _family(config, task, task_name)
     if fam.overrides:
         config = Config({**fam.overrides, **config.raw}, config.source)
     config.check_dimensions()
-    try:
-        args = mod.Args.from_config(config)
-    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as e:
-        # from_config only reads config.json: a value of the wrong type or shape there (a string where a size
-        # goes, a list where an object goes) fails here, whatever check the family did not think of
-        raise InvalidCheckpoint(f"{config.source}: a setting has the wrong type or value ({type(e).__name__}: {e})",
-                                "fix config.json") from e
-    check_args(args, config.source)
+    args = _read_args(mod, config)
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev, config)
 
     with empty_model():
         module = mod.build(args, task_name)
-    state = read_tensors(list(paths), allow_pickle=allow_pickle)
+    state = _renamed(fam, read_tensors(list(paths), allow_pickle=allow_pickle))
     sanitize = getattr(mod, "sanitize", None)
     if sanitize is not None:
         state = sanitize(state, args)
-    ties = dict(mod.TIES) if config.raw.get("tie_word_embeddings", True) else {}
-    trained = registry.trained_heads(fam, _keys_with_ties(state, ties, fam.prefix), config.architectures)
+    tied = getattr(args, "tie_word_embeddings", registry.ties_embeddings(fam, config.raw))
     spec = LoadSpec(
         name=name,
         prefix=fam.prefix,
         task=task_name,
         head_prefixes=tuple(fam.heads.get(task_name, ())),
-        head_trained=task_name in trained,
-        ties=ties,
+        head_trained=task_name in registry.trained_heads(fam, state, config.architectures, config.raw),
+        ties=dict(fam.tied) if tied else {},
         init_std=_init_std(config.raw.get("initializer_range")),
         allow_random_head=allow_random_head,
     )
     report = load_into(module, state, spec, device=dev, dtype=dt)
     report.files = [Path(p).name for p in paths]
     module.eval().requires_grad_(False)
+    # defaults: token types where the config has more than one, as many tokens as position embeddings
+    uses_types = bool(mod.uses_token_type_ids(args)) if hasattr(mod, "uses_token_type_ids") else getattr(args, "type_vocab_size", 0) > 1
+    max_len = mod.max_length(args) if hasattr(mod, "max_length") else getattr(args, "max_position_embeddings", None)
     return LoadedModel(
         module=module,
         config=config,
@@ -156,21 +143,45 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
         device=dev,
         dtype=dt,
         report=report,
-        uses_token_type_ids=bool(mod.uses_token_type_ids(args)),
-        max_positions=mod.max_length(args) if hasattr(mod, "max_length") else None,
+        uses_token_type_ids=uses_types,
+        max_positions=None if max_len is None else max_len - registry.position_offset(fam, config.raw),
         vocab_size=getattr(args, "vocab_size", None),
-        type_vocab_size=getattr(args, "type_vocab_size", None) if mod.uses_token_type_ids(args) else None,
+        type_vocab_size=getattr(args, "type_vocab_size", None) if uses_types else None,
     )
 
 
-def _keys_with_ties(state: dict, ties: dict, prefix: str) -> set:
-    """The checkpoint's names plus the tied ones it implies (a tied LM head is never saved, yet it is trained)."""
-    keys = set(state)
-    for target, source in ties.items():
-        bare = source.removeprefix(prefix + ".")
-        if source in keys or bare in keys:
-            keys.add(target)
-    return keys
+def _family(config: Config, task: str, task_name: str):
+    """The registry row and the family module; the row decides which tasks exist."""
+    fam = registry.family(config.model_type)
+    if fam is None:
+        raise Unsupported(
+            f"model_type {config.model_type!r} is not supported",
+            f"autocli runs: {', '.join(registry.supported_families())}",
+        )
+    if task_name not in fam.heads:
+        raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"tasks for {config.model_type}: {', '.join(fam.heads)}")
+    return fam, importlib.import_module(f"autocli.models.{fam.module}")
+
+
+def _read_args(mod, config: Config):
+    try:
+        args = mod.Args.from_config(config)
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as e:
+        # from_config only reads config.json: a value of the wrong type or shape there (a string where a size
+        # goes, a list where an object goes) fails here, whatever check the family did not think of
+        raise InvalidCheckpoint(f"{config.source}: a setting has the wrong type or value ({type(e).__name__}: {e})",
+                                "fix config.json") from e
+    check_args(args, config.source)
+    return args
+
+
+def _renamed(fam: registry.Family, state: dict) -> dict:
+    """Older head names as our modules spell them (Family.renames); a key already spelled so wins."""
+    out = {}
+    for key, tensor in state.items():
+        new = registry.renamed(fam, key)
+        out[key if new in state else new] = tensor
+    return out
 
 
 def _init_std(value) -> float:

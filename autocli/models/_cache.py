@@ -1,4 +1,5 @@
-"""A KV cache preallocated per request, and the per-call view of it (positions, masks).
+"""The generation caches: a decoder's KV cache preallocated per request with the per-call view of it
+(positions, masks), and an encoder-decoder's (self-attention K/V plus the cross-attention K/V of the input).
 
 Slot t of the cache holds column t of the (left-padded) batch, so every row writes at the same slot
 and one mask row per batch row says which slots are real. A forward call is a Step: prefill writes the
@@ -122,3 +123,37 @@ class Step:
         allowed = allowed[None] & self.valid[:, None, :]  # (B, T, S)
         allowed = allowed | (k == q)[None]
         return allowed[:, None]  # (B, 1, T, S)
+
+
+class Seq2SeqCache:
+    """Self-attention K/V preallocated for `capacity` decoder tokens, cross-attention K/V of the encoder
+    output computed once (beams share their input's rows), and the encoder padding mask."""
+
+    def __init__(self, layers: int, rows: int, heads: int, head_dim: int, capacity: int, dtype, device,
+                 cross: list, cross_mask: torch.Tensor | None):
+        shape = (rows, heads, capacity, head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
+        self.capacity = capacity
+        self.length = 0  # decoder tokens written
+        self.cross = cross  # per layer (k, v) (N, nh, S, hd)
+        self.cross_mask = cross_mask  # (N, 1, 1, S) additive or None
+        self.extra: dict = {}  # per-family tables (T5's position bias rows)
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k/v (N, nh, T, hd) after what is there; return every slot so far (views)."""
+        T, start = k.shape[2], self.length
+        if start + T > self.capacity:
+            raise RuntimeError(f"decoder cache holds {self.capacity} tokens, {start + T} asked for")
+        self.k[layer][:, :, start:start + T] = k
+        self.v[layer][:, :, start:start + T] = v
+        return self.k[layer][:, :, : start + T], self.v[layer][:, :, : start + T]
+
+    def advance(self, T: int) -> None:
+        self.length += T
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Beam search kept rows `rows` (N,): only the written slots move; the cross K/V of a beam's input is the same."""
+        L = self.length
+        for t in self.k + self.v:
+            t[:, :, :L] = t[:, :, :L].index_select(0, rows)

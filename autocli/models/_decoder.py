@@ -1,6 +1,6 @@
-"""What every decoder family shares: attention over the KV cache, projections whose weight layout
-suits the kernel that runs them, and the task model that runs a backbone for one head, with the
-prefill/decode steps `generate` uses.
+"""What every decoder family shares besides attention (autocli.models._attention.attend, re-exported here):
+activations and norms in their fastest exact form, and projections whose weight layout suits the kernel
+that runs them.
 
 A backbone is called as backbone(input_ids (B, T), step) -> hidden (B, T, H), where the Step
 (autocli.models._cache) carries position ids, masks and the cache (None outside generation).
@@ -11,67 +11,12 @@ into one product each; both keep the checkpoint's names and add no memory.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from autocli.models import _layers
-from autocli.models._cache import KVCache, Step
-
-
-# --- attention -----------------------------------------------------------------------------------
-
-def attend(q, k, v, mask, scale: float | None = None, softcap: float | None = None) -> torch.Tensor:
-    """q (B, nh, T, hd), k/v (B, nkv, S, hd); mask from Step.mask: bool (B, 1, T, S), "causal" or None.
-
-    softcap (Gemma 2) bounds the scores, cap * tanh(scores / cap), before the mask: SDPA cannot, so those
-    models take the explicit path.
-    """
-    if q.shape[2] == 1 and q.device.type == "cpu":
-        return _attend_one(q, k, v, mask, scale, softcap)
-    if softcap is not None:
-        return _attend_capped(q, k, v, mask, scale, softcap)
-    gqa = k.shape[1] != q.shape[1]
-    if isinstance(mask, str):
-        return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=gqa)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=gqa)  # (B, nh, T, hd)
-
-
-def _attend_one(q, k, v, mask, scale, softcap=None):
-    """One query per row (decoding): a few small ops instead of SDPA's per-call setup, which costs more than
-    the arithmetic here. Query heads sharing a KV head are grouped, so K/V are never repeated."""
-    B, nh, _, hd = q.shape
-    nkv, S = k.shape[1], k.shape[2]
-    dtype = q.dtype
-    qg, k, v = q.reshape(B * nkv, nh // nkv, hd), k.reshape(B * nkv, S, hd), v.reshape(B * nkv, S, hd)
-    if dtype != torch.float32:  # small 16-bit bmm kernels are slow on CPU; these tensors are tiny
-        qg, k, v = qg.float(), k.float(), v.float()
-    scores = torch.bmm(qg * (hd ** -0.5 if scale is None else scale), k.transpose(1, 2))  # (B*nkv, g, S)
-    if softcap is not None:
-        scores = soft_cap(scores, softcap)
-    if mask is not None:
-        scores = scores.masked_fill(~mask.view(B, 1, S).repeat_interleave(nkv, 0), float("-inf"))
-    y = torch.bmm(scores.softmax(-1), v)  # (B*nkv, g, hd)
-    return y.view(B, nh, 1, hd).to(dtype)
-
-
-def _attend_capped(q, k, v, mask, scale, softcap):
-    """Attention with soft-capped scores, written out as transformers' eager path computes it."""
-    T, S, hd = q.shape[2], k.shape[2], q.shape[3]
-    groups = q.shape[1] // k.shape[1]
-    k, v = k.repeat_interleave(groups, 1), v.repeat_interleave(groups, 1)  # (B, nh, S, hd)
-    scores = soft_cap(q @ k.transpose(2, 3) * (hd ** -0.5 if scale is None else scale), softcap)  # (B, nh, T, S)
-    if isinstance(mask, str):
-        mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)  # (T, S)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return scores.softmax(-1, dtype=torch.float32).to(q.dtype) @ v  # (B, nh, T, hd)
-
-
-def soft_cap(x: torch.Tensor, cap: float) -> torch.Tensor:
-    return torch.tanh(x / cap) * cap
+from autocli.models._attention import attend, soft_cap  # noqa: F401  (attend: where decoder families look for it)
 
 
 # --- activations and norms -----------------------------------------------------------------------
@@ -195,112 +140,35 @@ def fuse(*parts: _Layout) -> tuple | None:
     return weight, bias, in_out
 
 
-# --- heads and the task model --------------------------------------------------------------------
+class FeedForward(nn.Module):
+    """up -> act -> down (the GPT-style MLP) under the names a family's checkpoints use: names = (up, down)."""
 
-def last_real(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """x (B, T, ...) at each row's last real token, whichever side the padding is on."""
-    T = attention_mask.shape[1]
-    idx = (torch.arange(T, device=x.device) * attention_mask.to(x.device).long()).argmax(-1)  # (B,)
-    return x[torch.arange(x.shape[0], device=x.device), idx]
-
-
-# What each task reads off the backbone's hidden states, given the head modules by name.
-def run_base(m, h, mask):
-    return h  # (B, T, H)
-
-
-def run_lm(m, h, mask):
-    return m.lm_head(h)  # (B, T, V)
-
-
-def run_pooled(name: str) -> Callable:
-    def run(m, h, mask):
-        return getattr(m, name)(last_real(h, mask))  # (B, L): scored at the last real token
-    return run
-
-
-def run_per_token(name: str) -> Callable:
-    def run(m, h, mask):
-        return getattr(m, name)(h)  # (B, T, L)
-    return run
-
-
-class DecoderTask(nn.Module):
-    """A decoder backbone under its checkpoint prefix (`self.transformer`, `self.model`) and one task's
-    head modules at the top level, where transformers' *For* classes keep them."""
-
-    def __init__(self, prefix: str, backbone: nn.Module, heads: dict[str, nn.Module], run: Callable):
+    def __init__(self, names: tuple[str, str], up: nn.Module, down: nn.Module, act):
         super().__init__()
-        self.prefix = prefix
-        setattr(self, prefix, backbone)
-        for name, module in heads.items():
-            setattr(self, name, module)
-        self.run = run
-        self.register_load_state_dict_post_hook(_relayout)
+        self.names = names
+        setattr(self, names[0], up)
+        setattr(self, names[1], down)
+        self.act = act
 
-    @property
-    def backbone(self) -> nn.Module:
-        return getattr(self, self.prefix)
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        h = self.backbone(input_ids, Step.uncached(attention_mask))  # (B, T, H)
-        return self.run(self, h, attention_mask)
-
-    # --- generation: a cache per request, prefill then one token per decode call ---
-
-    def new_cache(self, batch: int, capacity: int) -> KVCache:
-        layers, kv_heads, head_dim = self.backbone.cache_shape()
-        p = next(self.parameters())
-        self.lay_out_for_decoding(p)
-        return KVCache(layers, batch, kv_heads, head_dim, capacity, p.dtype, p.device)
-
-    def lay_out_for_decoding(self, p) -> None:
-        """Decoding is matrix-vector products: give each projection the layout its kernel streams fastest
-        (float32 on CPU: [in, out]; otherwise [out, in]). Done once, when generation first needs it."""
-        in_out = p.dtype == torch.float32 and p.device.type == "cpu"
-        for sub in self.modules():
-            if isinstance(sub, _Layout):
-                sub.relayout(in_out)
-        for sub in self.modules():
-            if hasattr(sub, "fuse_for_decoding"):
-                sub.fuse_for_decoding()
-
-    def prefill(self, input_ids, attention_mask, cache: KVCache) -> torch.Tensor:
-        """Run the (left-padded) prompt into the cache; logits (B, V) for the token after it."""
-        h = self.backbone(input_ids, cache.step(attention_mask))  # (B, T, H)
-        return self.lm_head(h[:, -1])  # (B, V)
-
-    def decode(self, tokens, cache: KVCache) -> torch.Tensor:
-        """One new token per row (B,) -> logits (B, V) for the next one."""
-        ids = tokens.view(-1, 1)  # (B, 1)
-        h = self.backbone(ids, cache.step(torch.ones_like(ids)))  # (B, 1, H)
-        return self.lm_head(h[:, -1])  # (B, V)
+    def forward(self, x):
+        up, down = self.names
+        return getattr(self, down)(self.act(getattr(self, up)(x)))
 
 
-# --- loading -------------------------------------------------------------------------------------
+# --- laying out a loaded model ------------------------------------------------------------------
 
-def _relayout(module, incompatible) -> None:
-    # after loading: GPT-2's [in, out] weights in bf16/fp16 would hit the collapsing x @ W kernel
-    for sub in module.modules():
+def lay_out_for_decoding(model: nn.Module, in_out: bool) -> None:
+    """Each projection in the layout its matrix-vector kernel streams fastest; q/k/v and gate/up fused."""
+    for sub in model.modules():
+        if isinstance(sub, _Layout):
+            sub.relayout(in_out)
+    for sub in model.modules():
+        if hasattr(sub, "fuse_for_decoding"):
+            sub.fuse_for_decoding()
+
+
+def relayout_loaded(model: nn.Module) -> None:
+    """After loading: GPT-2's [in, out] weights in bf16/fp16 would hit the collapsing x @ W kernel."""
+    for sub in model.modules():
         if isinstance(sub, Conv1D) and sub.weight.dtype != torch.float32:
             sub.relayout(False)
-
-
-# Buffers old transformers saved with the weights: causal-mask tables and rotary frequencies. None of
-# these families has a parameter spelled so (their projections are `c_attn.bias`, `dense.bias`, ...).
-STALE_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias", "rotary_emb.inv_freq")
-
-
-def drop_stale(state: dict) -> dict:
-    return {k: v for k, v in state.items() if not k.endswith(STALE_SUFFIXES)}
-
-
-def tie_head(state: dict, head: str, embedding: str, tied: bool) -> dict:
-    """A tied LM head *is* the embedding matrix, also where a copy of the head was saved (transformers
-    ties over it): give it that tensor, so the head counts as trained."""
-    if tied:
-        for key in (embedding, embedding.split(".", 1)[1]):
-            if key in state:
-                state[head] = state[key]
-                break
-    return state

@@ -1,34 +1,11 @@
-"""Heads shared by several families, and the task model that puts a backbone and one head together.
-
-A family describes each task as (modules to build, how to compute the output); TaskModel holds the
-backbone under its checkpoint prefix (`self.bert`) and the head modules at the top level, exactly where
-transformers' `XForY` classes keep them, so checkpoint names load without a mapping.
-"""
+"""Head modules several families share (BERT-likes, T5 and BART): the pooler, the sentence classifier and
+the masked-LM prediction head, each under the attribute names its checkpoints use."""
 
 from __future__ import annotations
-
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-class TaskModel(nn.Module):
-    def __init__(self, prefix: str, backbone: nn.Module, heads: dict[str, nn.Module], run: Callable):
-        super().__init__()
-        self.prefix = prefix
-        setattr(self, prefix, backbone)
-        for name, module in heads.items():
-            setattr(self, name, module)
-        self.run = run  # (model, hidden (B, T, H)) -> task output
-
-    @property
-    def backbone(self) -> nn.Module:
-        return getattr(self, self.prefix)
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        return self.run(self, self.backbone(input_ids, attention_mask, token_type_ids))
 
 
 class Pooler(nn.Module):
@@ -43,7 +20,7 @@ class Pooler(nn.Module):
 
 
 class ClassificationHead(nn.Module):
-    """RoBERTa/ELECTRA sentence head: out_proj(act(dense(first token)))."""
+    """Sentence head over one pooled vector (the first token, BART/T5's last EOS): out_proj(act(dense(x)))."""
 
     def __init__(self, hidden: int, num_labels: int, act):
         super().__init__()
@@ -51,13 +28,39 @@ class ClassificationHead(nn.Module):
         self.out_proj = nn.Linear(hidden, num_labels)
         self.act = act
 
+    def forward(self, x):
+        return self.out_proj(self.act(self.dense(x)))  # (B, L)
+
+
+class PredictionTransform(nn.Module):
+    """dense -> act -> LayerNorm (BERT's and DeBERTa's `cls.predictions.transform`)."""
+
+    def __init__(self, hidden: int, embed: int, act, eps: float):
+        super().__init__()
+        self.dense = nn.Linear(hidden, embed)
+        self.act = act
+        self.LayerNorm = nn.LayerNorm(embed, eps=eps)
+
     def forward(self, h):
-        return self.out_proj(self.act(self.dense(h[:, 0])))  # (B, L)
+        return self.LayerNorm(self.act(self.dense(h)))  # (B, T, E)
+
+
+class Predictions(nn.Module):
+    """`cls.predictions`: transform, then the decoder (tied to the word embeddings) plus its own bias."""
+
+    def __init__(self, hidden: int, embed: int, vocab: int, act, eps: float):
+        super().__init__()
+        self.transform = PredictionTransform(hidden, embed, act, eps)
+        self.decoder = nn.Linear(embed, vocab, bias=False)
+        self.bias = nn.Parameter(torch.zeros(vocab))
+
+    def forward(self, h):
+        return F.linear(self.transform(h), self.decoder.weight, self.bias)  # (B, T, V)
 
 
 class LMHead(nn.Module):
-    """dense -> act -> norm -> decoder + bias. The norm's attribute name is the checkpoint's
-    (`LayerNorm` for ALBERT, `layer_norm` for RoBERTa); the decoder's bias lives in `bias`."""
+    """dense -> act -> norm -> decoder + bias, flat (RoBERTa's `lm_head`, ALBERT's `predictions`). The norm's
+    attribute name is the checkpoint's (`LayerNorm` for ALBERT, `layer_norm` for RoBERTa)."""
 
     def __init__(self, hidden: int, embed: int, vocab: int, act, eps: float, norm: str = "LayerNorm"):
         super().__init__()

@@ -1,74 +1,22 @@
-"""What the encoder-decoder families (t5, bart) share: masks, attention with an additive bias, the
-generation cache (self-attention K/V preallocated, cross-attention K/V computed once per request), and
-the task model that runs a backbone for one head.
+"""What the encoder-decoder families (t5, bart) share: decoder inputs, pooling at EOS, the generation cache
+(self-attention K/V preallocated, cross-attention K/V computed once per request), the shared embedding.
 
-A backbone provides:
+A backbone provides (autocli.models._task.TaskModel calls them):
   encode(input_ids (B, S), attention_mask (B, S)) -> (B, S, H)
   cross_kv(enc (B, S, H)) -> [(k, v) (B, nh, S, hd)] per decoder layer
   decode(input_ids (N, T), cross, cross_mask (N, 1, 1, S) | None, cache | None) -> (N, T, H)
+  decoder_inputs(input_ids (B, T)) -> (B, T): the decoder inputs of a full forward (shifted right)
   cache_shape() -> (decoder layers, heads, head_dim)
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-
-# --- masks ---------------------------------------------------------------------------------------
-
-def additive_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """(B, S) 1/0 -> (B, 1, 1, S) additive (0 or finfo.min, as transformers' eager path); None if nothing is padded."""
-    if attention_mask is None or bool(attention_mask.all()):
-        return None
-    keep = attention_mask[:, None, None, :].to(torch.bool)
-    return torch.zeros((), dtype=dtype, device=keep.device).masked_fill(~keep, torch.finfo(dtype).min)
-
-
-def causal_mask(T: int, S: int, dtype: torch.dtype, device) -> torch.Tensor | None:
-    """(1, 1, T, S) additive mask for T queries that are the last T of S positions; None for one query."""
-    if T == 1:
-        return None
-    q = torch.arange(S - T, S, device=device)[:, None]
-    k = torch.arange(S, device=device)[None, :]
-    return torch.zeros((), dtype=dtype, device=device).masked_fill(k > q, torch.finfo(dtype).min)[None, None]
-
-
-def add(*masks):
-    """Sum of the additive masks/biases that are not None (broadcasting), or None."""
-    out = None
-    for m in masks:
-        if m is not None:
-            out = m if out is None else out + m
-    return out
-
-
-# --- attention -----------------------------------------------------------------------------------
-
-def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
-    B, T, _ = x.shape
-    return x.view(B, T, heads, -1).transpose(1, 2)  # (B, nh, T, hd)
-
-
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    B, nh, T, hd = x.shape
-    return x.transpose(1, 2).reshape(B, T, nh * hd)  # (B, T, nh*hd)
-
-
-def attend(q, k, v, bias, scale: float) -> torch.Tensor:
-    """q (N, nh, T, hd), k/v (N, nh, S, hd), bias additive (broadcast to (N, nh, T, S)) or None."""
-    if q.shape[2] == 1 and q.device.type == "cpu":
-        # one query per row (decoding): two small matmuls cost less than SDPA's per-call setup
-        scores = torch.matmul(q if scale == 1.0 else q * scale, k.transpose(-1, -2))  # (N, nh, 1, S)
-        if bias is not None:
-            scores = scores + bias
-        return torch.matmul(scores.softmax(-1), v)  # (N, nh, 1, hd)
-    if bias is not None:
-        bias = bias.to(q.dtype)  # broadcast by SDPA
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale)  # (N, nh, T, hd)
+from autocli.models._attention import attend, causal_mask, merge_heads, padding_mask, split_heads
+from autocli.models._heads import ClassificationHead
+from autocli.models._task import Head, hidden_states, labels, linear_head
 
 
 # --- decoder inputs and pooling --------------------------------------------------------------------
@@ -92,102 +40,6 @@ def eos_pool(h: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Ten
     return h[torch.arange(h.shape[0], device=h.device), idx]  # (B, H)
 
 
-# --- the generation cache ------------------------------------------------------------------------
-
-class Seq2SeqCache:
-    """Self-attention K/V preallocated for `capacity` decoder tokens, cross-attention K/V of the encoder
-    output computed once (beams share their input's rows), and the encoder padding mask."""
-
-    def __init__(self, layers: int, rows: int, heads: int, head_dim: int, capacity: int, dtype, device,
-                 cross: list, cross_mask: torch.Tensor | None):
-        shape = (rows, heads, capacity, head_dim)
-        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
-        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(layers)]
-        self.capacity = capacity
-        self.length = 0  # decoder tokens written
-        self.cross = cross  # per layer (k, v) (N, nh, S, hd)
-        self.cross_mask = cross_mask  # (N, 1, 1, S) additive or None
-        self.extra: dict = {}  # per-family tables (T5's position bias rows)
-
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        """Store k/v (N, nh, T, hd) after what is there; return every slot so far (views)."""
-        T, start = k.shape[2], self.length
-        if start + T > self.capacity:
-            raise RuntimeError(f"decoder cache holds {self.capacity} tokens, {start + T} asked for")
-        self.k[layer][:, :, start:start + T] = k
-        self.v[layer][:, :, start:start + T] = v
-        return self.k[layer][:, :, : start + T], self.v[layer][:, :, : start + T]
-
-    def advance(self, T: int) -> None:
-        self.length += T
-
-    def reorder(self, rows: torch.Tensor) -> None:
-        """Beam search kept rows `rows` (N,): only the written slots move; the cross K/V of a beam's input is the same."""
-        L = self.length
-        for t in self.k + self.v:
-            t[:, :, :L] = t[:, :, :L].index_select(0, rows)
-
-
-# --- the task model ------------------------------------------------------------------------------
-
-class Seq2SeqTask(nn.Module):
-    """A backbone under its checkpoint prefix (`self.transformer`, `self.model`) and one task's head modules
-    (and buffers, BART's `final_logits_bias`) at the top level, where transformers keeps them.
-
-    run(model, input_ids, attention_mask) -> the task output; lm(model, h (N, H)) -> logits (N, V) for generation.
-    """
-
-    def __init__(self, prefix: str, backbone: nn.Module, heads: dict, run: Callable, lm: Callable | None = None):
-        super().__init__()
-        self.prefix = prefix
-        setattr(self, prefix, backbone)
-        for name, value in heads.items():
-            if isinstance(value, torch.Tensor):
-                self.register_buffer(name, value)
-            else:
-                setattr(self, name, value)
-        self.run = run
-        self.lm = lm
-
-    @property
-    def backbone(self) -> nn.Module:
-        return getattr(self, self.prefix)
-
-    @property
-    def is_seq2seq(self) -> bool:
-        """Generates with encoder + decoder (an LM head over the decoder); BART's decoder-only causal LM does not."""
-        return self.lm is not None
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        return self.run(self, input_ids, attention_mask)
-
-    def full_decode(self, input_ids, attention_mask, decoder_input_ids) -> torch.Tensor:
-        """Encoder once, then the decoder over all of decoder_input_ids at once -> (B, T, H)."""
-        enc = self.backbone.encode(input_ids, attention_mask)  # (B, S, H)
-        cross = self.backbone.cross_kv(enc)
-        return self.backbone.decode(decoder_input_ids, cross, additive_mask(attention_mask, enc.dtype), None)
-
-    # --- generation: encoder once, a cache per request, one decoder token per step ---
-
-    def encode(self, input_ids, attention_mask) -> torch.Tensor:
-        return self.backbone.encode(input_ids, attention_mask)  # (B, S, H)
-
-    def new_cache(self, enc: torch.Tensor, attention_mask: torch.Tensor, expand: int, capacity: int) -> Seq2SeqCache:
-        """Cross K/V from the encoder output (B rows), each row repeated `expand` times (beams) -> cache of B*expand rows."""
-        cross = self.backbone.cross_kv(enc)
-        mask = additive_mask(attention_mask, enc.dtype)
-        if expand > 1:
-            cross = [(k.repeat_interleave(expand, 0), v.repeat_interleave(expand, 0)) for k, v in cross]
-            mask = None if mask is None else mask.repeat_interleave(expand, 0)
-        layers, heads, head_dim = self.backbone.cache_shape()
-        return Seq2SeqCache(layers, enc.shape[0] * expand, heads, head_dim, capacity, enc.dtype, enc.device, cross, mask)
-
-    def step(self, tokens: torch.Tensor, cache: Seq2SeqCache) -> torch.Tensor:
-        """tokens (N,) -> next-token logits (N, V)."""
-        h = self.backbone.decode(tokens.view(-1, 1), cache.cross, cache.cross_mask, cache)  # (N, 1, H)
-        return self.lm(self, h[:, -1])
-
-
 # --- loading -------------------------------------------------------------------------------------
 
 def fold_embeddings(state: dict, prefix: str, shared: str, copies: tuple[str, ...]) -> dict:
@@ -203,3 +55,74 @@ def fold_embeddings(state: dict, prefix: str, shared: str, copies: tuple[str, ..
         for c in copies:
             state.setdefault(pre + c, source)
     return state
+
+
+# --- blocks and the backbone ---------------------------------------------------------------------
+
+def clamp_fp16(x: torch.Tensor) -> torch.Tensor:
+    # as transformers: float16 activations that overflowed are pulled back inside the range
+    if x.dtype == torch.float16 and not torch.isfinite(x).all():
+        limit = torch.finfo(x.dtype).max - 1000
+        x = x.clamp(-limit, limit)
+    return x
+
+
+class CachedAttention(nn.Module):
+    """Self-attention (written to the generation cache when there is one) or attention over given (k, v).
+    A family names its projections (PROJECTIONS: q, k, v, out) as its checkpoints do and sets n_heads, scale."""
+
+    PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+    n_heads: int
+    scale: float
+
+    def kv(self, x):
+        _, k, v, _ = self.PROJECTIONS
+        return split_heads(getattr(self, k)(x), self.n_heads), split_heads(getattr(self, v)(x), self.n_heads)  # (B, nh, S, hd)
+
+    def forward(self, x, mask, kv=None, cache=None, layer: int = 0):
+        q_name, _, _, out = self.PROJECTIONS
+        q = split_heads(getattr(self, q_name)(x), self.n_heads)  # (B, nh, T, hd)
+        if kv is None:
+            k, v = self.kv(x)
+            if cache is not None:
+                k, v = cache.write(layer, k, v)
+        else:
+            k, v = kv
+        return getattr(self, out)(merge_heads(attend(q, k, v, mask, self.scale)))  # (B, T, H)
+
+
+class EncoderDecoder(nn.Module):
+    """A backbone with `encoder` and `decoder` stacks called as stack(input_ids, self-attention mask, cross,
+    cross_mask, cache); the family adds cross_kv, decoder_inputs and cache_shape."""
+
+    def encode(self, input_ids, attention_mask):
+        return self.encoder(input_ids, padding_mask(attention_mask, self.encoder.embed_tokens.weight.dtype))  # (B, S, H)
+
+    def decode(self, input_ids, cross, cross_mask, cache=None):
+        T = input_ids.shape[1]
+        S = T + (cache.length if cache is not None else 0)
+        mask = causal_mask(T, S, self.decoder.embed_tokens.weight.dtype, input_ids.device)
+        return self.decoder(input_ids, mask, cross, cross_mask, cache)  # (N, T, H)
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+def generated(m, h, x):
+    return m.logits(m.decoded(h, x))  # (B, T, V): the LM over the decoder inputs a full forward uses
+
+
+def _eos_classified(m, h, x):
+    return m.classification_head(eos_pool(m.decoded(h, x), x.ids, x.mask, m.backbone.a.eos_token_id))  # (B, L)
+
+
+def seq2seq_heads() -> dict:
+    """The heads T5 and BART share, as transformers' *For*: `base` is the encoder's output, token classification
+    reads it too; sequence classification and QA read the decoder run on the inputs shifted right."""
+    return {
+        "base": Head(lambda a: {}, hidden_states),
+        "sequence-classification": Head(lambda a: {"classification_head": ClassificationHead(a.d_model, a.num_labels, torch.tanh)},
+                                        _eos_classified),
+        "token-classification": linear_head("classifier", "d_model", labels),
+        "question-answering": Head(lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)},
+                                   lambda m, h, x: m.qa_outputs(m.decoded(h, x))),
+    }

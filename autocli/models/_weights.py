@@ -1,7 +1,7 @@
 """Weights: mmap'd tensors from disk -> a model built on the meta device, with a report by name.
 
 The flow is gpt-fast's: build the module on `meta` (no allocation), read safetensors through mmap,
-rename what real checkpoints spell differently, then `load_state_dict(assign=True)` so the module's
+match names real checkpoints spell differently, then `load_state_dict(assign=True)` so the module's
 parameters *are* the mmap'd tensors (no second copy unless a dtype cast or a device move needs one).
 """
 
@@ -44,7 +44,7 @@ class LoadSpec:
     task: str
     head_prefixes: tuple[str, ...] = ()  # top-level keys proving the task's trained head (registry)
     head_trained: bool = True  # registry says the checkpoint carries this task's head
-    ties: dict = field(default_factory=dict)  # target -> source, applied when the config ties embeddings
+    ties: dict = field(default_factory=dict)  # registry Family.tied, when the config ties embeddings
     init_std: float = 0.02
     allow_random_head: bool = False
 
@@ -131,6 +131,9 @@ def _read_one(path: Path, allow_pickle: bool) -> dict[str, torch.Tensor]:
 
 LEGACY_SUFFIXES = ((".gamma", ".weight"), (".beta", ".bias"))  # TF-era LayerNorm spellings
 STALE_BUFFERS = ("position_ids", "token_type_ids")  # non-persistent in current transformers, saved by old ones
+# Buffers old transformers saved with decoder weights: causal-mask tables and rotary frequencies (dropped only
+# where the model has no weight of that name).
+STALE_SUFFIXES = (".attn.bias", ".attn.masked_bias", ".attention.bias", ".attention.masked_bias", "rotary_emb.inv_freq")
 
 
 def match_names(state: dict, expected: dict, prefix: str, report: LoadReport) -> dict:
@@ -150,7 +153,7 @@ def match_names(state: dict, expected: dict, prefix: str, report: LoadReport) ->
                 break
         if name.startswith(pre) and key.startswith(pre):
             used_prefix = True
-        if name not in expected and key.rsplit(".", 1)[-1] in STALE_BUFFERS:
+        if name not in expected and (key.rsplit(".", 1)[-1] in STALE_BUFFERS or key.endswith(STALE_SUFFIXES)):
             continue
         if name != key and name.split(".")[-1] != key.split(".")[-1]:
             report.renamed.append((key, name))
@@ -169,14 +172,21 @@ def _spellings(key: str):
 
 
 def apply_ties(state: dict, ties: dict, expected: dict, report: LoadReport) -> None:
-    """Tied weights as transformers ties them: the absent side takes the present one's tensor."""
-    for target, source in ties.items():
-        if target in expected and target not in state and source in state:
+    """Tied weights as transformers ties them (registry Family.tied): the weight takes the embedding's tensor,
+    also over a saved copy; a checkpoint holding only the weight gives it to the absent embedding."""
+    for target, sources in ties.items():
+        sources = (sources,) if isinstance(sources, str) else tuple(sources)
+        if target not in expected:
+            continue
+        source = next((s for s in sources if s in state), None)
+        if source is not None:
             state[target] = state[source]
             report.tied.append(target)
-        elif source in expected and source not in state and target in state:
-            state[source] = state[target]
-            report.tied.append(source)
+        elif target in state:
+            for s in sources:
+                if s in expected:
+                    state[s] = state[target]
+                    report.tied.append(s)
 
 
 def fold_alias(state: dict, name: str, alias: str, prefer_alias: bool) -> None:
@@ -191,44 +201,25 @@ def fold_alias(state: dict, name: str, alias: str, prefer_alias: bool) -> None:
 # --- loading -------------------------------------------------------------------------------------
 
 def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.device, dtype: torch.dtype) -> LoadReport:
-    """Assign checkpoint tensors to a meta-device module; refuse what would silently go wrong."""
+    """Assign checkpoint tensors to a meta-device module; refuse what would silently go wrong. The backbone is
+    checked before the head: weights of another architecture are reported as that, not as a missing head."""
     report = LoadReport()
-    expected = {k: tuple(v.shape) for k, v in module.state_dict(keep_vars=True).items()}
+    expected = {k: v for k, v in module.state_dict(keep_vars=True).items()}
     state = match_names(state, expected, spec.prefix, report)
     apply_ties(state, spec.ties, expected, report)
-
     heads = {k for k in expected if _is_head(k, spec)}
-    if not spec.head_trained:
-        if not spec.allow_random_head:
-            # Same names as another task's head (one classifier.* serves several): trained for that task, not this one.
-            present = sorted(k for k in state if k in heads and k not in report.tied and k.startswith(spec.head_prefixes or ("\0",)))
-            if present:
-                raise Unsupported(
-                    f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare",
-                    f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
-                )
-            _refuse_head(spec, sorted(k for k in heads if k not in state))
-        for k in heads:
-            if k.startswith(spec.head_prefixes or ("\0",)):
-                state.pop(k, None)  # weights of another task's head: not this task's
-
-    report.unexpected = sorted(k for k in state if k not in expected)
-    report.missing = sorted(k for k in expected if k not in state)
-    report.mismatched = [(k, expected[k], tuple(state[k].shape)) for k in sorted(state) if k in expected and tuple(state[k].shape) != expected[k]]
-    if report.mismatched:
-        k, want, got = report.mismatched[0]
-        more = f" (and {len(report.mismatched) - 1} more)" if len(report.mismatched) > 1 else ""
-        raise InvalidCheckpoint(
-            f"{spec.name}: weight {k} has shape {list(got)} but config.json describes {list(want)}{more}",
-            "config.json and the weights disagree (num_labels, vocab_size, hidden_size?); fix one of them",
-        )
-    missing_head = [k for k in report.missing if k in heads]
-    missing_body = [k for k in report.missing if k not in heads]
+    missing_body = sorted(k for k in expected if k not in heads and k not in state)
     if missing_body:
         raise InvalidCheckpoint(
             f"{spec.name}: {len(missing_body)} backbone weight(s) missing: {_names(missing_body)}",
             "the weight files are incomplete or belong to another architecture",
         )
+    if not spec.head_trained:
+        _untrained_head(state, heads, spec, report)
+    report.unexpected = sorted(k for k in state if k not in expected)
+    report.missing = sorted(k for k in expected if k not in state)
+    _check_tensors(state, expected, spec, report)
+    missing_head = [k for k in report.missing if k in heads]
     if missing_head:
         if not spec.allow_random_head:
             _refuse_head(spec, missing_head)
@@ -246,6 +237,44 @@ def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.d
         assign[k] = done[id(t)]
     module.load_state_dict(assign, strict=True, assign=True)
     return report
+
+
+def _untrained_head(state: dict, heads: set, spec: LoadSpec, report: LoadReport) -> None:
+    """The registry says the checkpoint has no trained head for this task: refuse, or drop another task's
+    head weights (one classifier.* serves several tasks) before a random head takes their place."""
+    own = spec.head_prefixes or ("\0",)
+    if not spec.allow_random_head:
+        present = sorted(k for k in state if k in heads and k not in report.tied and k.startswith(own))
+        if present:
+            raise Unsupported(
+                f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare",
+                f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
+            )
+        _refuse_head(spec, sorted(k for k in heads if k not in state))
+    for k in heads:
+        if k.startswith(own):
+            state.pop(k, None)
+
+
+def _check_tensors(state: dict, expected: dict, spec: LoadSpec, report: LoadReport) -> None:
+    """Shapes as config.json describes them, and floating-point tensors where the model has floating-point weights."""
+    report.mismatched = [(k, tuple(expected[k].shape), tuple(state[k].shape)) for k in sorted(state)
+                         if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if report.mismatched:
+        k, want, got = report.mismatched[0]
+        more = f" (and {len(report.mismatched) - 1} more)" if len(report.mismatched) > 1 else ""
+        raise InvalidCheckpoint(
+            f"{spec.name}: weight {k} has shape {list(got)} but config.json describes {list(want)}{more}",
+            "config.json and the weights disagree (num_labels, vocab_size, hidden_size?); fix one of them",
+        )
+    wrong = [k for k in sorted(state) if k in expected and expected[k].is_floating_point() and not state[k].is_floating_point()]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
+        raise InvalidCheckpoint(
+            f"{spec.name}: weight {wrong[0]} is stored as {str(state[wrong[0]].dtype).removeprefix('torch.')}, "
+            f"not as floating point{more}",
+            "the weight files are corrupt or quantised in a format autocli does not run; use a float16/bfloat16/float32 checkpoint",
+        )
 
 
 def _is_head(key: str, spec: LoadSpec) -> bool:

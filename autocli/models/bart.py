@@ -22,8 +22,9 @@ from torch import nn
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
 from autocli.models._decoder import activation
-from autocli.models._seq2seq import (Seq2SeqTask, additive_mask, attend, causal_mask, eos_pool, fold_embeddings, merge_heads,
-                                     shift_right, split_heads)
+from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, clamp_fp16, fold_embeddings, generated, seq2seq_heads,
+                                     shift_right)
+from autocli.models._task import Head, TaskModel
 
 PREFIX = "model"
 POSITION_OFFSET = 2
@@ -83,7 +84,7 @@ class Args:
         )
 
 
-class Attention(nn.Module):
+class Attention(CachedAttention):
     def __init__(self, d: int, heads: int):
         super().__init__()
         self.n_heads = heads
@@ -92,27 +93,6 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(d, d)
         self.v_proj = nn.Linear(d, d)
         self.out_proj = nn.Linear(d, d)
-
-    def kv(self, x):
-        return split_heads(self.k_proj(x), self.n_heads), split_heads(self.v_proj(x), self.n_heads)  # (B, nh, S, hd)
-
-    def forward(self, x, mask, kv=None, cache=None, layer: int = 0):
-        q = split_heads(self.q_proj(x), self.n_heads)  # (B, nh, T, hd)
-        if kv is None:
-            k, v = self.kv(x)
-            if cache is not None:
-                k, v = cache.write(layer, k, v)
-        else:
-            k, v = kv
-        return self.out_proj(merge_heads(attend(q, k, v, mask, self.scale)))
-
-
-def _clamp(x):
-    # as transformers: float16 activations that overflowed are pulled back inside the range
-    if x.dtype == torch.float16 and not torch.isfinite(x).all():
-        limit = torch.finfo(x.dtype).max - 1000
-        x = x.clamp(-limit, limit)
-    return x
 
 
 class Layer(nn.Module):
@@ -144,7 +124,7 @@ class Layer(nn.Module):
         if cross is not None:
             x = self._sub(x, self.encoder_attn_layer_norm, lambda h: self.encoder_attn(h, cross_mask, kv=cross))
         x = self._sub(x, self.final_layer_norm, lambda h: self.fc2(self.act(self.fc1(h))))
-        return _clamp(x)
+        return clamp_fp16(x)
 
 
 class Stack(nn.Module):
@@ -175,7 +155,7 @@ class Stack(nn.Module):
         return self.layer_norm(x) if hasattr(self, "layer_norm") else x  # (B, T, H)
 
 
-class BartModel(nn.Module):
+class BartModel(EncoderDecoder):
     def __init__(self, a: Args, encoder: bool = True):
         super().__init__()
         self.a = a
@@ -186,29 +166,12 @@ class BartModel(nn.Module):
     def cache_shape(self):
         return self.a.decoder_layers, self.a.decoder_attention_heads, self.a.d_model // self.a.decoder_attention_heads
 
-    def encode(self, input_ids, attention_mask):
-        return self.encoder(input_ids, additive_mask(attention_mask, self.encoder.embed_tokens.weight.dtype))  # (B, S, H)
-
     def cross_kv(self, enc):
         return [layer.encoder_attn.kv(enc) for layer in self.decoder.layers]
 
-    def decode(self, input_ids, cross, cross_mask, cache=None):
-        T = input_ids.shape[1]
-        S = T + (cache.length if cache is not None else 0)
-        mask = causal_mask(T, S, self.decoder.embed_tokens.weight.dtype, input_ids.device)
-        return self.decoder(input_ids, mask, cross, cross_mask, cache)  # (N, T, H)
-
-
-# --- heads ---------------------------------------------------------------------------------------
-
-class ClassificationHead(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense = nn.Linear(a.d_model, a.d_model)
-        self.out_proj = nn.Linear(a.d_model, a.num_labels)
-
-    def forward(self, h):
-        return self.out_proj(torch.tanh(self.dense(h)))  # (B, L)
+    def decoder_inputs(self, input_ids):
+        a = self.a
+        return mbart_shift(input_ids, a.pad_token_id) if a.mbart_shift else shift_right(input_ids, a.decoder_start_token_id, a.pad_token_id)
 
 
 def mbart_shift(input_ids: torch.Tensor, pad: int) -> torch.Tensor:
@@ -220,59 +183,32 @@ def mbart_shift(input_ids: torch.Tensor, pad: int) -> torch.Tensor:
     return out
 
 
-def _decoded(m, ids, mask):
-    a = m.backbone.a
-    dec = mbart_shift(ids, a.pad_token_id) if a.mbart_shift else shift_right(ids, a.decoder_start_token_id, a.pad_token_id)
-    return m.full_decode(ids, mask, dec)  # (B, T, H)
-
+# --- heads ---------------------------------------------------------------------------------------
 
 def lm_logits(m, h):
     return m.lm_head(h) + m.final_logits_bias[0]  # (..., V)
-
-
-def run_encoder(m, ids, mask):
-    return m.backbone.encode(ids, mask)  # (B, T, H)
-
-
-def run_lm(m, ids, mask):
-    return lm_logits(m, _decoded(m, ids, mask))  # (B, T, V)
-
-
-def run_causal(m, ids, mask):
-    h = m.backbone.decode(ids, None, None)  # (B, T, H): the decoder alone, no cross-attention
-    return m.lm_head(h)
-
-
-def run_seq_cls(m, ids, mask):
-    return m.classification_head(eos_pool(_decoded(m, ids, mask), ids, mask, m.backbone.a.eos_token_id))  # (B, L)
-
-
-def run_qa(m, ids, mask):
-    return m.qa_outputs(_decoded(m, ids, mask))  # (B, T, 2)
 
 
 def _lm_heads(a: Args) -> dict:
     return {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False), "final_logits_bias": torch.zeros(1, a.vocab_size)}
 
 
-# task -> (has an encoder, head modules, output)
-HEADS = {
-    "base": (True, lambda a: {}, run_encoder),
-    "seq2seq-lm": (True, _lm_heads, run_lm),
-    "masked-lm": (True, _lm_heads, run_lm),  # transformers' fill-mask runs BartForConditionalGeneration
-    "causal-lm": (False, lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, run_causal),
-    "sequence-classification": (True, lambda a: {"classification_head": ClassificationHead(a)}, run_seq_cls),
-    "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
-}
+def _decoder_alone(m, h, x):
+    return m.lm_head(m.backbone.decode(x.ids, None, None))  # (B, T, V): no encoder, no cross-attention
 
-TIES = {"lm_head.weight": "model.decoder.embed_tokens.weight"}
+
+HEADS = {
+    **seq2seq_heads(),
+    "seq2seq-lm": Head(_lm_heads, generated),
+    "masked-lm": Head(_lm_heads, generated),  # transformers' fill-mask runs BartForConditionalGeneration
+    "causal-lm": Head(lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, _decoder_alone),
+}
 EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 
-def build(a: Args, task: str) -> Seq2SeqTask:
-    encoder, heads, run = HEADS[task]
+def build(a: Args, task: str) -> TaskModel:
     lm = lm_logits if task in ("seq2seq-lm", "masked-lm") else None
-    return Seq2SeqTask(PREFIX, BartModel(a, encoder), heads(a), run, lm)
+    return TaskModel.of("seq2seq", PREFIX, BartModel(a, encoder=task != "causal-lm"), HEADS[task], a, lm)
 
 
 def sanitize(state: dict, a: Args) -> dict:
@@ -280,11 +216,3 @@ def sanitize(state: dict, a: Args) -> dict:
     if "final_logits_bias" not in state:  # optional in transformers too (zeros)
         state["final_logits_bias"] = torch.zeros(1, a.vocab_size)
     return state
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
-
-
-def max_length(a: Args) -> int:
-    return a.max_position_embeddings

@@ -17,8 +17,10 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
-from autocli.models._heads import TaskModel
-from autocli.models._layers import activation, attention, merge_heads, padding_mask, split_heads
+from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
+from autocli.models._encoder import SHARED_HEADS
+from autocli.models._layers import activation
+from autocli.models._task import Head, TaskModel
 
 PREFIX = "distilbert"
 EPS = 1e-12  # hard-coded in transformers' DistilBERT
@@ -93,7 +95,7 @@ class MultiHeadSelfAttention(nn.Module):
         q = split_heads(self.q_lin(x), self.n_heads)  # (B, nh, T, hd)
         k = split_heads(self.k_lin(x), self.n_heads)
         v = split_heads(self.v_lin(x), self.n_heads)
-        return self.out_lin(merge_heads(attention(q, k, v, mask)))  # (B, T, D)
+        return self.out_lin(merge_heads(attend(q, k, v, mask)))  # (B, T, D)
 
 
 class FFN(nn.Module):
@@ -144,13 +146,13 @@ class DistilBertModel(nn.Module):
 
 # --- heads ---------------------------------------------------------------------------------------
 
-def _pre_classified(m, h):
+def _pre_classified(m, h, x):
     return m.classifier(F.relu(m.pre_classifier(h[:, 0])))  # (B, L)
 
 
-def _mlm(m, h):
-    x = m.vocab_layer_norm(m.act(m.vocab_transform(h)))  # (B, T, D)
-    return m.vocab_projector(x)  # (B, T, V)
+def _mlm(m, h, x):
+    y = m.vocab_layer_norm(m.act(m.vocab_transform(h)))  # (B, T, D)
+    return m.vocab_projector(y)  # (B, T, V)
 
 
 def _mlm_heads(a: Args) -> dict:
@@ -161,22 +163,22 @@ def _mlm_heads(a: Args) -> dict:
     }
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, lambda m, h: h),
-    "sequence-classification": (lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, a.num_labels)}, _pre_classified),
-    "token-classification": (lambda a: {"classifier": nn.Linear(a.dim, a.num_labels)}, lambda m, h: m.classifier(h)),
-    "question-answering": (lambda a: {"qa_outputs": nn.Linear(a.dim, 2)}, lambda m, h: m.qa_outputs(h)),
-    "masked-lm": (_mlm_heads, _mlm),
-    "multiple-choice": (lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, 1)}, _pre_classified),
-}
+def _pre_classifier(n):
+    return lambda a: {"pre_classifier": nn.Linear(a.dim, a.dim), "classifier": nn.Linear(a.dim, n(a))}
 
-TIES = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
+
+HEADS = {
+    "base": SHARED_HEADS["base"],
+    "sequence-classification": Head(_pre_classifier(lambda a: a.num_labels), _pre_classified),
+    "token-classification": Head(lambda a: {"classifier": nn.Linear(a.dim, a.num_labels)}, lambda m, h, x: m.classifier(h)),
+    "question-answering": Head(lambda a: {"qa_outputs": nn.Linear(a.dim, 2)}, lambda m, h, x: m.qa_outputs(h)),
+    "masked-lm": Head(_mlm_heads, _mlm),
+    "multiple-choice": Head(_pre_classifier(lambda a: 1), _pre_classified),
+}
 
 
 def build(a: Args, task: str) -> TaskModel:
-    heads, run = HEADS[task]
-    model = TaskModel(PREFIX, DistilBertModel(a), heads(a), run)
+    model = TaskModel.of("encoder", PREFIX, DistilBertModel(a), HEADS[task], a)
     model.act = activation(a.activation, "activation")  # the MLM head's activation is config.activation
     return model
 
@@ -190,11 +192,3 @@ def sanitize(state: dict, a: Args) -> dict:
         else:
             state["distilbert.embeddings.position_embeddings.weight"] = sinusoid(a.max_position_embeddings, a.dim)
     return state
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
-
-
-def max_length(a: Args) -> int:
-    return a.max_position_embeddings

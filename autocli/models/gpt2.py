@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (Conv1D, DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token,
-                                     run_pooled, tie_head)
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import Conv1D, FeedForward, activation
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
 
@@ -73,22 +73,15 @@ class Attention(nn.Module):
             self.scale /= float(layer + 1)
 
     def forward(self, x, step):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, nh, T, hd)
         k, v = step.kv(self.layer, k, v)  # (B, nh, S, hd)
         y = attend(q, k, v, step.mask(), self.scale)  # (B, nh, T, hd)
-        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
+        return self.c_proj(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.c_fc = Conv1D(a.n_embd, a.n_inner)
-        self.c_proj = Conv1D(a.n_inner, a.n_embd)
-        self.act = activation(a.activation_function, "activation_function")
-
-    def forward(self, x):
-        return self.c_proj(self.act(self.c_fc(x)))
+def MLP(a: Args) -> FeedForward:
+    return FeedForward(("c_fc", "c_proj"), Conv1D(a.n_embd, a.n_inner), Conv1D(a.n_inner, a.n_embd), activation(a.activation_function))
 
 
 class Block(nn.Module):
@@ -125,30 +118,11 @@ class GPT2Model(nn.Module):
         return self.ln_f(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size, bias=False)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"classifier": linear(a.n_embd, a.num_labels)}, run_per_token("classifier")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
-}
-
-TIES = {"lm_head.weight": "transformer.wte.weight"}
+HEADS = decoder_heads("n_embd")
 
 
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPT2Model(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    state = drop_stale(state)
-    return tie_head(state, "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPT2Model(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int:

@@ -2,7 +2,7 @@
 `rotary_pct` of each head, attention and MLP in parallel (use_parallel_residual) or in sequence.
 
 `query_key_value` packs q, k and v per head: its output reshapes to (B, T, heads, 3 * head_dim).
-Older checkpoints call the LM head `embed_out` (renamed in sanitize). Heads as transformers'
+Older checkpoints call the LM head `embed_out` (a registry rename). Heads as transformers'
 GPTNeoXFor*: `score` (no bias) at the last real token, `classifier`, `qa_outputs`.
 """
 
@@ -14,8 +14,10 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint
-from autocli.models._decoder import DecoderTask, activation, attend, drop_stale, linear, run_base, run_lm, run_per_token, run_pooled, tie_head
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import FeedForward, activation, linear
 from autocli.models._rope import Rotary, rope_parameters
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "gpt_neox"
 
@@ -73,25 +75,19 @@ class Attention(nn.Module):
         self.dense = linear(a.hidden_size, a.hidden_size, a.attention_bias)
 
     def forward(self, x, step, rotary, cos, sin):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         nh = self.n_head
         qkv = self.query_key_value(x).view(B, T, nh, 3, -1).permute(0, 3, 2, 1, 4)  # (B, 3, nh, T, hd)
         qk = rotary.apply(qkv[:, :2].reshape(B, 2 * nh, T, -1), cos, sin)  # (B, 2nh, T, hd): q and k in one rotation
         k, v = step.kv(self.layer, qk[:, nh:], qkv[:, 2])  # (B, nh, S, hd)
         q = qk[:, :nh]
         y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
-        return self.dense(y.transpose(1, 2).reshape(B, T, C))
+        return self.dense(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense_h_to_4h = linear(a.hidden_size, a.intermediate_size)
-        self.dense_4h_to_h = linear(a.intermediate_size, a.hidden_size)
-        self.act = activation(a.hidden_act)
-
-    def forward(self, x):
-        return self.dense_4h_to_h(self.act(self.dense_h_to_4h(x)))
+def MLP(a: Args) -> FeedForward:
+    up, down = linear(a.hidden_size, a.intermediate_size), linear(a.intermediate_size, a.hidden_size)
+    return FeedForward(("dense_h_to_4h", "dense_4h_to_h"), up, down, activation(a.hidden_act))
 
 
 class Layer(nn.Module):
@@ -131,30 +127,11 @@ class GPTNeoXModel(nn.Module):
         return self.final_layer_norm(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.hidden_size, a.vocab_size, bias=False)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"classifier": linear(a.hidden_size, a.num_labels)}, run_per_token("classifier")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
-}
-
-TIES = {"lm_head.weight": "gpt_neox.embed_in.weight"}
+HEADS = decoder_heads("hidden_size")
 
 
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPTNeoXModel(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    state = {("lm_head." + k[len("embed_out."):] if k.startswith("embed_out.") else k): v for k, v in drop_stale(state).items()}
-    return tie_head(state, "lm_head.weight", "gpt_neox.embed_in.weight", a.tie_word_embeddings)
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPTNeoXModel(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int | None:

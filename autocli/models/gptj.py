@@ -14,9 +14,10 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (DecoderTask, activation, attend, drop_stale, fuse, linear, project, run_base, run_lm,
-                                     run_per_token, run_pooled, tie_head)
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import FeedForward, activation, fuse, linear, project
 from autocli.models._rope import Rotary
+from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
 ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
@@ -83,7 +84,7 @@ class Attention(nn.Module):
         self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
 
     def forward(self, x, step, rotary, cos, sin):
-        B, T, C = x.shape
+        B, T, _ = x.shape
         nh = self.n_head
         if self.qkv is not None:
             out = project(x, *self.qkv).view(B, T, 3 * nh, -1).transpose(1, 2)  # (B, 3nh, T, hd)
@@ -93,21 +94,16 @@ class Attention(nn.Module):
         k, v = step.kv(self.layer, qk[:, nh:], out[:, 2 * nh:])  # (B, nh, S, hd)
         q = qk[:, :nh]
         y = attend(q, k, v, step.mask())  # (B, nh, T, hd)
-        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))
+        return self.out_proj(merge_heads(y))
 
 
-class MLP(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.fc_in = linear(a.n_embd, a.n_inner)
-        self.fc_out = linear(a.n_inner, a.n_embd)
-        self.act = activation(a.activation_function, "activation_function")
-
-    def forward(self, x):
-        return self.fc_out(self.act(self.fc_in(x)))
+def MLP(a: Args) -> FeedForward:
+    return FeedForward(("fc_in", "fc_out"), linear(a.n_embd, a.n_inner), linear(a.n_inner, a.n_embd), activation(a.activation_function))
 
 
 class Block(nn.Module):
+    """Attention and MLP in parallel, both reading one LayerNorm of the input."""
+
     def __init__(self, a: Args, layer: int):
         super().__init__()
         self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
@@ -140,28 +136,11 @@ class GPTJModel(nn.Module):
         return self.ln_f(x)  # (B, T, C)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": linear(a.n_embd, a.vocab_size)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.n_embd, a.num_labels, bias=False)}, run_pooled("score")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.n_embd, 2)}, run_per_token("qa_outputs")),
-}
-
-TIES = {"lm_head.weight": "transformer.wte.weight"}
+HEADS = decoder_heads("n_embd", lm_bias=True)
 
 
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, GPTJModel(a), heads(a), run)
-
-
-def sanitize(state: dict, a: Args) -> dict:
-    return tie_head(drop_stale(state), "lm_head.weight", "transformer.wte.weight", a.tie_word_embeddings)
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, GPTJModel(a), HEADS[task], a)
 
 
 def max_length(a: Args) -> int:

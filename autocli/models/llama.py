@@ -19,9 +19,10 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._decoder import (CappedLinear, DecoderTask, RMSNorm, RMSNormPlusOne, activation, attend, drop_stale, fuse,
-                                     linear, project, run_base, run_lm, run_per_token, run_pooled, tie_head)
+from autocli.models._attention import attend, merge_heads
+from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, fuse, linear, project
 from autocli.models._rope import Rotary, rope_parameters
+from autocli.models._task import Head, TaskModel, decoder_heads, per_token
 
 PREFIX = "model"
 
@@ -180,7 +181,7 @@ class Attention(nn.Module):
             k = rotary.apply(k.transpose(1, 2), cos, sin)  # (B, nkv, T, hd)
         k, v = step.kv(self.layer, k, v.transpose(1, 2))  # (B, nkv, S, hd)
         y = attend(q, k, v, step.mask(self.window), self.scale, self.softcap)  # (B, nh, T, hd)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        return self.o_proj(merge_heads(y))
 
 
 class MLP(nn.Module):
@@ -263,29 +264,19 @@ def _lm_head(a: Args) -> nn.Module:
     return linear(a.hidden_size, a.vocab_size, bias=False)
 
 
-# task -> (head modules, output)
-HEADS = {
-    "base": (lambda a: {}, run_base),
-    "causal-lm": (lambda a: {"lm_head": _lm_head(a)}, run_lm),
-    "sequence-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, bias=False)}, run_pooled("score")),
-    "token-classification": (lambda a: {"score": linear(a.hidden_size, a.num_labels, a.token_classification_bias)}, run_per_token("score")),
-    "question-answering": (lambda a: {"qa_outputs": linear(a.hidden_size, 2)}, run_per_token("qa_outputs")),
-}
-
-TIES = {"lm_head.weight": "model.embed_tokens.weight"}
+HEADS = {**decoder_heads("hidden_size", token="score", token_bias=lambda a: a.token_classification_bias),
+         "causal-lm": Head(lambda a: {"lm_head": _lm_head(a)}, per_token("lm_head"))}
 
 
-
-def build(a: Args, task: str) -> DecoderTask:
-    heads, run = HEADS[task]
-    return DecoderTask(PREFIX, LlamaModel(a), heads(a), run)
+def build(a: Args, task: str) -> TaskModel:
+    return TaskModel.of("decoder", PREFIX, LlamaModel(a), HEADS[task], a)
 
 
 def sanitize(state: dict, a: Args) -> dict:
     # *ForQuestionAnswering of llama, qwen2 and qwen3 keep the backbone under `transformer.` (a
     # transformers back-compat quirk); the weights are the same.
-    state = {("model." + k[len("transformer."):] if k.startswith("transformer.") else k): v for k, v in drop_stale(state).items()}
-    return tie_head(_split_fused(state, a), "lm_head.weight", "model.embed_tokens.weight", a.tie_word_embeddings)
+    state = {("model." + k[len("transformer."):] if k.startswith("transformer.") else k): v for k, v in state.items()}
+    return _split_fused(state, a)
 
 
 def _split_fused(state: dict, a: Args) -> dict:
@@ -304,10 +295,6 @@ def _split_fused(state: dict, a: Args) -> dict:
         else:
             out[key] = value
     return out
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
 
 
 def max_length(a: Args) -> int | None:

@@ -14,14 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._heads import TaskModel
-from autocli.models._layers import activation, merge_heads
+from autocli.models._args import read_float, read_int
+from autocli.models._attention import attend, merge_heads
+from autocli.models._encoder import SHARED_HEADS
+from autocli.models._layers import activation
 from autocli.models._rope import Rotary
+from autocli.models._task import Head, TaskModel
 
 PREFIX = "model"
 LAYER_TYPES = ("full_attention", "sliding_attention")
@@ -53,30 +55,30 @@ class Args:
     @classmethod
     def from_config(cls, cfg: Config) -> "Args":
         r = cfg.raw
-        hidden = _int(r, "hidden_size", 768)
-        heads = _int(r, "num_attention_heads", 12)
+        hidden = read_int(r, "hidden_size", 768)
+        heads = read_int(r, "num_attention_heads", 12)
         if hidden % heads:
             raise InvalidCheckpoint(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
         if r.get("head_dim") not in (None, hidden // heads):
             raise Unsupported(f"head_dim {r['head_dim']} differs from hidden_size / num_attention_heads", "transformers' ModernBERT ties them too")
-        layers = _int(r, "num_hidden_layers", 22)
+        layers = read_int(r, "num_hidden_layers", 22)
         pooling = r.get("classifier_pooling", "cls")
         if pooling not in ("cls", "mean"):
             raise Unsupported(f"classifier_pooling {pooling!r} is not supported", "ModernBERT pools with 'cls' or 'mean'")
         return cls(
-            vocab_size=_int(r, "vocab_size", 50368),
+            vocab_size=read_int(r, "vocab_size", 50368),
             hidden_size=hidden,
             num_hidden_layers=layers,
             num_attention_heads=heads,
-            intermediate_size=_int(r, "intermediate_size", 1152),
+            intermediate_size=read_int(r, "intermediate_size", 1152),
             hidden_activation=r.get("hidden_activation", "gelu"),
-            max_position_embeddings=_int(r, "max_position_embeddings", 8192),
-            norm_eps=_float(r, "norm_eps", 1e-5),
+            max_position_embeddings=read_int(r, "max_position_embeddings", 8192),
+            norm_eps=read_float(r, "norm_eps", 1e-5),
             norm_bias=bool(r.get("norm_bias", False)),
             attention_bias=bool(r.get("attention_bias", False)),
             mlp_bias=bool(r.get("mlp_bias", False)),
             layer_types=layer_types(r, layers),
-            local_attention=_int(r, "local_attention", 128),
+            local_attention=read_int(r, "local_attention", 128),
             rope_theta=rope_thetas(r),
             classifier_pooling=pooling,
             classifier_bias=bool(r.get("classifier_bias", False)),
@@ -86,27 +88,11 @@ class Args:
         )
 
 
-def _float(r: dict, key: str, default: float) -> float:
-    value = r.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise InvalidCheckpoint(f"config.json: {key} is {value!r}", f"{key} must be a positive number")
-    return float(value)
-
-
-def _int(r: dict, key: str, default: int) -> int:
-    value = r.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidCheckpoint(f"config.json: {key} is {value!r}", f"{key} must be a positive integer")
-    return value
-
-
 def layer_types(r: dict, layers: int) -> tuple:
     """`layer_types` (transformers 5), else every `global_attn_every_n_layers`-th layer global (older configs)."""
     types = r.get("layer_types")
     if types is None:
-        every = _int(r, "global_attn_every_n_layers", 3)
+        every = read_int(r, "global_attn_every_n_layers", 3)
         return tuple("sliding_attention" if i % every else "full_attention" for i in range(layers))
     if not isinstance(types, list) or len(types) != layers or any(t not in LAYER_TYPES for t in types):
         raise InvalidCheckpoint(f"config.json: layer_types is {types!r}", f"one of {LAYER_TYPES} per layer ({layers})")
@@ -162,7 +148,7 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         q, k, v = self.Wqkv(x).view(B, T, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, nh, T, hd)
         q, k = rotary.apply(q, cos, sin), rotary.apply(k, cos, sin)
-        return self.Wo(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))  # (B, T, H)
+        return self.Wo(merge_heads(attend(q, k, v, mask)))  # (B, T, H)
 
 
 class MLP(nn.Module):
@@ -245,15 +231,6 @@ class PredictionHead(nn.Module):
         return self.norm(self.act(self.dense(h)))
 
 
-class MaskedTaskModel(TaskModel):
-    """TaskModel whose head also sees the attention mask (mean pooling, multiple-choice's first real token)."""
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        return self.run(self, self.backbone(input_ids, attention_mask), attention_mask)
-
-
 def pool(h, mask, how: str, first: str):
     """(B, T, H) -> (B, H): the mean over real tokens, or the first token (sequence classification takes
     position 0, multiple choice the first unpadded one, as transformers does)."""
@@ -274,32 +251,24 @@ def _mlm(a: Args) -> dict:
 
 
 def _pooled(first: str):
-    return lambda m, h, mask: m.classifier(m.head(pool(h, mask, m.pooling, first)))
+    return lambda m, h, x: m.classifier(m.head(pool(h, x.mask, m.pooling, first)))
 
 
-# task -> (head modules, output (model, hidden, mask))
+def _per_token(m, h, x):
+    return m.classifier(m.head(h))
+
+
 HEADS = {
-    "base": (lambda a: {}, lambda m, h, mask: h),
-    "sequence-classification": (lambda a: _classifier(a, a.num_labels), _pooled("zero")),
-    "token-classification": (lambda a: _classifier(a, a.num_labels), lambda m, h, mask: m.classifier(m.head(h))),
-    "question-answering": (lambda a: _classifier(a, 2), lambda m, h, mask: m.classifier(m.head(h))),
-    "masked-lm": (_mlm, lambda m, h, mask: m.decoder(m.head(h))),
-    "multiple-choice": (lambda a: _classifier(a, 1), _pooled("real")),
+    "base": SHARED_HEADS["base"],
+    "sequence-classification": Head(lambda a: _classifier(a, a.num_labels), _pooled("zero")),
+    "token-classification": Head(lambda a: _classifier(a, a.num_labels), _per_token),
+    "question-answering": Head(lambda a: _classifier(a, 2), _per_token),
+    "masked-lm": Head(_mlm, lambda m, h, x: m.decoder(m.head(h))),
+    "multiple-choice": Head(lambda a: _classifier(a, 1), _pooled("real")),
 }
-
-TIES = {"decoder.weight": "model.embeddings.tok_embeddings.weight"}
 
 
 def build(a: Args, task: str) -> TaskModel:
-    heads, run = HEADS[task]
-    model = MaskedTaskModel(PREFIX, ModernBertModel(a), heads(a), run)
+    model = TaskModel.of("encoder", PREFIX, ModernBertModel(a), HEADS[task], a)
     model.pooling = a.classifier_pooling
     return model
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
-
-
-def max_length(a: Args) -> int:
-    return a.max_position_embeddings

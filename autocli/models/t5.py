@@ -23,9 +23,11 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.models._attention import add
 from autocli.models._decoder import RMSNorm, activation
-from autocli.models._seq2seq import (Seq2SeqTask, add, additive_mask, attend, causal_mask, eos_pool, fold_embeddings,
-                                     merge_heads, shift_right, split_heads)
+from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, clamp_fp16, fold_embeddings, generated, seq2seq_heads,
+                                     shift_right)
+from autocli.models._task import Head, TaskModel
 
 PREFIX = "transformer"
 
@@ -110,11 +112,14 @@ def relative_buckets(relative: torch.Tensor, bidirectional: bool, num_buckets: i
     return buckets + torch.where(relative < max_exact, relative, large)
 
 
-class Attention(nn.Module):
+class Attention(CachedAttention):
+    PROJECTIONS = ("q", "k", "v", "o")
+
     def __init__(self, a: Args, has_bias: bool, bidirectional: bool):
         super().__init__()
         inner = a.num_heads * a.d_kv
         self.n_heads, self.bidirectional = a.num_heads, bidirectional
+        self.scale = 1.0  # T5 folds the scale into its init
         self.buckets, self.max_distance = a.relative_attention_num_buckets, a.relative_attention_max_distance
         self.q = nn.Linear(a.d_model, inner, bias=False)
         self.k = nn.Linear(a.d_model, inner, bias=False)
@@ -129,20 +134,6 @@ class Attention(nn.Module):
         relative = torch.arange(S, device=dev)[None, :] - torch.arange(S - T, S, device=dev)[:, None]  # (T, S)
         b = relative_buckets(relative, self.bidirectional, self.buckets, self.max_distance)
         return self.relative_attention_bias(b).permute(2, 0, 1)[None]
-
-    def kv(self, x):
-        return split_heads(self.k(x), self.n_heads), split_heads(self.v(x), self.n_heads)  # (B, nh, S, hd) each
-
-    def forward(self, x, bias, kv=None, cache=None, layer: int = 0):
-        """Self-attention (kv None; written to the cache when there is one) or attention over given (k, v)."""
-        q = split_heads(self.q(x), self.n_heads)  # (B, nh, T, hd)
-        if kv is None:
-            k, v = self.kv(x)
-            if cache is not None:
-                k, v = cache.write(layer, k, v)
-        else:
-            k, v = kv
-        return self.o(merge_heads(attend(q, k, v, bias, 1.0)))  # T5 folds the scale into its init: none here
 
 
 class LayerSelfAttention(nn.Module):
@@ -198,14 +189,6 @@ class LayerFF(nn.Module):
         return x + self.DenseReluDense(self.layer_norm(x))
 
 
-def _clamp(x):
-    # as transformers: float16 activations that overflowed are pulled back inside the range
-    if x.dtype == torch.float16 and not torch.isfinite(x).all():
-        limit = torch.finfo(x.dtype).max - 1000
-        x = x.clamp(-limit, limit)
-    return x
-
-
 class Block(nn.Module):
     def __init__(self, a: Args, has_bias: bool, decoder: bool):
         super().__init__()
@@ -216,10 +199,10 @@ class Block(nn.Module):
         self.layer = nn.ModuleList(parts)
 
     def forward(self, x, bias, cross=None, cross_mask=None, cache=None, layer: int = 0):
-        x = _clamp(self.layer[0](x, bias, cache, layer))
+        x = clamp_fp16(self.layer[0](x, bias, cache, layer))
         if cross is not None:
-            x = _clamp(self.layer[1](x, cross, cross_mask))
-        return _clamp(self.layer[-1](x))
+            x = clamp_fp16(self.layer[1](x, cross, cross_mask))
+        return clamp_fp16(self.layer[-1](x))
 
 
 class Stack(nn.Module):
@@ -257,7 +240,7 @@ def _bias(attn: Attention, T: int, S: int, cache, layer: int) -> torch.Tensor:
     return cache.extra[key][:, :, S - T:S, :S]
 
 
-class T5Model(nn.Module):
+class T5Model(EncoderDecoder):
     """The encoder, and for tasks that read the decoder, the decoder."""
 
     def __init__(self, a: Args, with_decoder: bool):
@@ -270,31 +253,14 @@ class T5Model(nn.Module):
     def cache_shape(self):
         return self.a.num_decoder_layers, self.a.num_heads, self.a.d_kv
 
-    def encode(self, input_ids, attention_mask):
-        p = self.encoder.embed_tokens.weight
-        return self.encoder(input_ids, additive_mask(attention_mask, p.dtype))  # (B, S, H)
-
     def cross_kv(self, enc):
         return [block.layer[1].EncDecAttention.kv(enc) for block in self.decoder.block]
 
-    def decode(self, input_ids, cross, cross_mask, cache=None):
-        T = input_ids.shape[1]
-        S = T + (cache.length if cache is not None else 0)
-        mask = causal_mask(T, S, self.decoder.embed_tokens.weight.dtype, input_ids.device)
-        return self.decoder(input_ids, mask, cross, cross_mask, cache)  # (N, T, H)
+    def decoder_inputs(self, input_ids):
+        return shift_right(input_ids, self.a.decoder_start_token_id, self.a.pad_token_id)
 
 
 # --- heads ---------------------------------------------------------------------------------------
-
-class ClassificationHead(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.dense = nn.Linear(a.d_model, a.d_model)
-        self.out_proj = nn.Linear(a.d_model, a.num_labels)
-
-    def forward(self, h):
-        return self.out_proj(torch.tanh(self.dense(h)))  # (B, L)
-
 
 def lm_logits(m, h):
     if m.scale:  # tied v1.0 checkpoints rescale before the (embedding-shaped) head
@@ -302,65 +268,22 @@ def lm_logits(m, h):
     return m.lm_head(h)  # (..., V)
 
 
-def _decoded(m, ids, mask):
-    a = m.backbone.a
-    return m.full_decode(ids, mask, shift_right(ids, a.decoder_start_token_id, a.pad_token_id))  # (B, T, H)
-
-
-def run_encoder(m, ids, mask):
-    return m.backbone.encode(ids, mask)  # (B, T, H)
-
-
-def run_lm(m, ids, mask):
-    return lm_logits(m, _decoded(m, ids, mask))  # (B, T, V)
-
-
-def run_seq_cls(m, ids, mask):
-    return m.classification_head(eos_pool(_decoded(m, ids, mask), ids, mask, m.backbone.a.eos_token_id))  # (B, L)
-
-
-def run_token_cls(m, ids, mask):
-    return m.classifier(m.backbone.encode(ids, mask))  # (B, T, L)
-
-
-def run_qa(m, ids, mask):
-    return m.qa_outputs(_decoded(m, ids, mask))  # (B, T, 2)
-
-
-# task -> (needs the decoder, head modules, output)
-HEADS = {
-    "base": (False, lambda a: {}, run_encoder),
-    "seq2seq-lm": (True, lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, run_lm),
-    "sequence-classification": (True, lambda a: {"classification_head": ClassificationHead(a)}, run_seq_cls),
-    "token-classification": (False, lambda a: {"classifier": nn.Linear(a.d_model, a.num_labels)}, run_token_cls),
-    "question-answering": (True, lambda a: {"qa_outputs": nn.Linear(a.d_model, a.num_labels)}, run_qa),
-}
-
-TIES = {"lm_head.weight": "transformer.decoder.embed_tokens.weight"}
+HEADS = {**seq2seq_heads(), "seq2seq-lm": Head(lambda a: {"lm_head": nn.Linear(a.d_model, a.vocab_size, bias=False)}, generated)}
+DECODER_TASKS = ("seq2seq-lm", "sequence-classification", "question-answering")
 EMBEDDINGS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
 
 
-def build(a: Args, task: str) -> Seq2SeqTask:
-    with_decoder, heads, run = HEADS[task]
-    m = Seq2SeqTask(PREFIX, T5Model(a, with_decoder), heads(a), run, lm_logits if task == "seq2seq-lm" else None)
+def build(a: Args, task: str) -> TaskModel:
+    lm = lm_logits if task == "seq2seq-lm" else None
+    m = TaskModel.of("seq2seq", PREFIX, T5Model(a, task in DECODER_TASKS), HEADS[task], a, lm)
     m.scale = a.scale_decoder_outputs
     return m
 
 
 def sanitize(state: dict, a: Args) -> dict:
     state = fold_embeddings(state, PREFIX, "shared.weight", EMBEDDINGS)
-    # transformers ties the head to the embeddings unless the checkpoint stores a head of its own (v1.1, Flan)
-    if "lm_head.weight" not in state:
-        for key in (PREFIX + ".decoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
-            if key in state:
-                state["lm_head.weight"] = state[key]
-                break
     # a cross-attention bias old checkpoints saved, which transformers ignores too
     return {k: v for k, v in state.items() if not k.endswith("EncDecAttention.relative_attention_bias.weight")}
-
-
-def uses_token_type_ids(a: Args) -> bool:
-    return False
 
 
 def max_length(a: Args) -> int | None:
