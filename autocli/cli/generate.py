@@ -44,6 +44,11 @@ def default_format(prompts: int, logprobs: bool, tty: bool) -> GenFormat:
     return GenFormat.text if prompts == 1 and not logprobs else GenFormat.jsonl
 
 
+SHARED = ("input_file", "jsonl", "batch_size", "device", "dtype", "allow_pickle", "tokenizer_source", *o.HUB_OPTIONS,
+          "json_flag", "quiet", "verbose")
+
+
+@o.shared_options(SHARED, batch_size=(o.BatchSize, BATCH_SIZE))
 def generate_cmd(
     model: o.Checkpoint,
     prompts: Annotated[Optional[list[str]], typer.Argument(help="Prompts ('-' or none: stdin, one per line).", show_default=False)] = None,
@@ -70,66 +75,49 @@ def generate_cmd(
     show_config: Annotated[bool, typer.Option("--show-config", help="Print each generation setting with its source, and exit.", rich_help_panel=o.OUT)] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print prompt tokens, prefill and decode speed, time to first token and peak memory to stderr.", rich_help_panel=o.OUT)] = False,
     fmt: Annotated[Optional[GenFormat], typer.Option("--format", "-f", help="text: streamed; table; jsonl: one record per prompt; json: one document (default: text on a terminal, the machine form in a pipe).", rich_help_panel=o.OUT, show_default=False)] = None,
-    input_file: o.InputFile = None,
-    jsonl: o.JsonlInput = False,
-    batch_size: o.BatchSize = BATCH_SIZE,
-    device: o.DeviceOpt = o.DEVICE,
-    dtype: o.DTypeOpt = o.DTYPE,
-    allow_pickle: o.AllowPickle = False,
-    revision: o.Revision = None,
-    offline: o.Offline = False,
-    cache_dir: o.CacheDir = None,
-    token: o.Token = None,
-    tokenizer_source: o.TokenizerSource = None,
-    json_flag: Annotated[bool, typer.Option("--json", help="Short for --format json.", rich_help_panel=o.OUT)] = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
+    shared: o.Shared = None,
 ) -> None:
     """Generate text from prompts with a causal LM or an encoder-decoder (greedy, sampled or beam search)."""
+    import time
+
+    from autocli.tasks import describe_load
     from autocli.tasks.gen_settings import task_prefix as find_task
     from autocli.tasks.generate import generate
 
-    import time
-
     start = time.perf_counter()
     flags = _flags(locals())
-    fmt = GenFormat.json if json_flag else fmt
-    where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
-    ckpt = _checkpoint(model, where)
+    fmt = GenFormat.json if shared.json_flag else fmt
+    ckpt = _checkpoint(model, shared.hub)
     config = ckpt.config()
     seq2seq = _is_seq2seq(config, flags, task_prefix, echo)
     prefix, task_params = find_task(config, task_prefix) if task_prefix is not None else ("", None)
     if show_config:
-        _show_config(ckpt, _tokenizer(ckpt, tokenizer_source, where, False), flags, seq2seq, task_params, fmt)
+        _show_config(ckpt, _tokenizer(ckpt, shared, False), flags, seq2seq, task_params, fmt)
         return
-    items = _prompts(prompts, input_file, jsonl, prefix, chat, system)
+    items = _prompts(prompts, shared.input_file, shared.jsonl, prefix, chat, system)
     fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
-    tokenizer = _tokenizer(ckpt, tokenizer_source, where, chat)
+    tokenizer = _tokenizer(ckpt, shared, chat)
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
-    loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, device, dtype, allow_pickle)
-    if verbose:
-        from autocli.tasks import describe_tokenizer
-
-        o.note_time(True, start, f"loaded the {loaded.task} model from {ckpt.where} ({loaded.device}, "
-                    f"{str(loaded.dtype).replace('torch.', '')}), {describe_tokenizer(tokenizer, tokenizer_source)}")
+    loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
+    o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
     _print(items, fmt, stats, lambda on_text, on_stats: generate(
-        loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=batch_size, logprobs=logprobs,
+        loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,
         echo=echo, on_text=on_text, on_stats=on_stats))
 
-
-def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, device, dtype, allow_pickle: bool):
+def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, shared: o.Shared):
     """The model, in the dtype --dtype auto picks for this job (the prompts are encoded first to weigh it)."""
     from autocli.models import load_model, resolve_device
     from autocli.tasks.generate import auto_dtype, encode_prompts
 
     encode_prompts(tokenizer, items, chat, system)
-    dt = dtype
+    dt = shared.dtype
     if dt == "auto":
         ready = [p for p in items if p.ids is not None]
-        dt = auto_dtype(ckpt.config(), resolve_device(device), sum(len(p.ids) for p in ready),
+        dt = auto_dtype(ckpt.config(), resolve_device(shared.device), sum(len(p.ids) for p in ready),
                         settings["max_new_tokens"] * len(ready))
-    return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=device, dtype=dt, allow_pickle=allow_pickle)
+    return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=shared.device, dtype=dt,
+                      allow_pickle=shared.allow_pickle)
 
 
 def _checkpoint(model: str, where: dict):
@@ -178,12 +166,12 @@ def _is_seq2seq(config, flags: dict, task_prefix, echo: bool) -> bool:
     return seq2seq
 
 
-def _tokenizer(ckpt, source: str | None, where: dict, chat: bool):
+def _tokenizer(ckpt, shared: o.Shared, chat: bool):
     """The checkpoint's tokenizer, or --tokenizer SRC's (remote code refused there too)."""
     from autocli.errors import Unsupported
     from autocli.tasks import tokenizer_of
 
-    tokenizer = tokenizer_of(ckpt, source, **where)
+    tokenizer = tokenizer_of(ckpt, shared.tokenizer_source, **shared.hub)
     if chat and tokenizer.chat_template is None:
         raise Unsupported("this checkpoint has no chat template, so --chat cannot render prompts",
                           "chat needs tokenizer_config.json \"chat_template\" or chat_template.jinja; drop --chat to continue plain text")

@@ -83,10 +83,14 @@ def load(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
     )
     if verbose:
-        runs_on = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
-        print(f"loaded the {task} model from {ckpt.where} ({runs_on}), {describe_tokenizer(tokenizer, tokenizer_source)} "
-              f"in {time.perf_counter() - start:.2f} s", file=sys.stderr)
+        print(f"{describe_load(ckpt, model, tokenizer, tokenizer_source)} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     return ckpt, tokenizer, model
+
+
+def describe_load(ckpt, model, tokenizer, tokenizer_source: str | None = None) -> str:
+    """For -v: which model was loaded from where, on what device in what dtype, and with which tokenizer."""
+    runs_on = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
+    return f"loaded the {model.task} model from {ckpt.where} ({runs_on}), {describe_tokenizer(tokenizer, tokenizer_source)}"
 
 
 def describe_tokenizer(tokenizer, tokenizer_source: str | None = None) -> str:
