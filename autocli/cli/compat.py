@@ -1,4 +1,4 @@
-"""`autocli compat CHECKPOINT...`: which tasks each checkpoint runs, plus lint, from headers only."""
+"""`autocli compat MODEL...`: which tasks each checkpoint runs, plus lint, from headers only."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _print_schema(value: bool) -> None:
 def compat_cmd(
     checkpoints: Annotated[
         list[str],
-        typer.Argument(help="Local folders or Hub ids (org/name, org/name@rev).", show_default=False, metavar="CHECKPOINT"),
+        typer.Argument(help="Local folders or Hub ids (org/name, org/name@rev).", show_default=False, metavar="MODEL..."),
     ],
     task: Annotated[
         Optional[list[str]],

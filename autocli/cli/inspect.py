@@ -1,4 +1,4 @@
-"""`autocli inspect CHECKPOINT`: what a checkpoint is, from its configs and weight headers."""
+"""`autocli inspect MODEL`: what a checkpoint is, from its configs and weight headers."""
 
 from __future__ import annotations
 

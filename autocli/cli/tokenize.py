@@ -1,4 +1,4 @@
-"""`autocli tokenize CHECKPOINT [TEXT...]`: token ids, tokens and character spans; --decode turns ids into text.
+"""`autocli tokenize MODEL [TEXT...]`: token ids, tokens and character spans; --decode turns ids into text.
 
 Needs only the tokenizer files (a Hub checkpoint downloads nothing else) and never imports torch.
 """
