@@ -95,7 +95,7 @@ def main() -> None:
         return lambda: pipe(subset, batch_size=bs)
 
     def run_autocli():
-        classify(ours, tok, items, ClassifyOptions(batch_size=BATCH, quiet=True))
+        list(classify(ours, tok, items, ClassifyOptions(batch_size=BATCH, quiet=True)))  # records stream: consume them
 
     def run_roofline():
         with torch.inference_mode():

@@ -82,7 +82,7 @@ def bench(folder: Path, n: int, threads: int, sizes: list[int]) -> tuple[list[tu
     items = [Item(i, {"text": t}) for i, t in enumerate(texts)]
 
     def ours():
-        classify(model, tokenizer, items, ClassifyOptions(batch_size=32, quiet=True))
+        list(classify(model, tokenizer, items, ClassifyOptions(batch_size=32, quiet=True)))  # records stream: consume them
 
     def theirs(bs):
         return lambda: pipe(texts, batch_size=bs)
