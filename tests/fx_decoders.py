@@ -95,3 +95,48 @@ def decoder_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny_decoders")
     write_decoder_tokenizer(root / "_tokenizer")
     return root
+
+
+# --- helpers the decoder parity and generation tests share -------------------------------------------
+
+def padded_batch(vocab: int, pad: int, side: str, lengths=(14, 9, 3), seed: int = 0):
+    """Random rows of the given lengths padded on one side -> (input_ids, attention_mask), each (B, T)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    T = max(lengths)
+    ids = torch.full((len(lengths), T), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for b, n in enumerate(lengths):
+        row = torch.randint(0, vocab - 1, (n,), generator=g)
+        row[row == pad] = (pad + 1) % (vocab - 1)  # a real token never equals the pad id
+        cols = slice(T - n, T) if side == "left" else slice(0, n)
+        ids[b, cols], mask[b, cols] = row, 1
+    return ids, mask
+
+
+def oracle_output(model, task, ids, mask):
+    """transformers' output for a task, given position ids that count real tokens only (as its generate does)."""
+    import torch
+
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
+    if task == "base":
+        return out.last_hidden_state
+    if task == "question-answering":
+        return torch.stack([out.start_logits, out.end_logits], dim=-1)
+    return out.logits
+
+
+def reference_generate(ref, rows, eos: int, new: int, **kw) -> list[list[int]]:
+    """transformers' greedy generate on the same left-padded batch; each row cut after its first EOS."""
+    import torch
+
+    T = max(len(r) for r in rows)
+    ids = torch.tensor([[eos] * (T - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
+    with torch.no_grad():
+        out = ref.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new, do_sample=False, pad_token_id=eos,
+                           eos_token_id=eos, **kw)
+    return [row[: row.index(eos) + 1] if eos in row else row for row in out[:, T:].tolist()]

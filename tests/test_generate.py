@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import assert_one_line_error
-from tests.fx_decoders import build_decoder, decoder_oracle
+from tests.fx_decoders import build_decoder, decoder_oracle, reference_generate
 
 NEW = 32
 PROMPTS = ["The quick brown fox jumps over", "Hello"]
@@ -32,18 +32,7 @@ def _settings(model, tok, gen_config=None, **flags):
 
 
 def _reference(folder, variant, rows, eos, **kw):
-    """transformers' generate on the same left-padded batch; each row cut after its first EOS."""
-    ref = decoder_oracle(folder, variant, "causal-lm")
-    T = max(len(r) for r in rows)
-    ids = torch.tensor([[eos] * (T - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
-    with torch.no_grad():
-        out = ref.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW, do_sample=False, pad_token_id=eos,
-                           eos_token_id=eos, **kw)
-    rows_out = []
-    for row in out[:, T:].tolist():
-        rows_out.append(row[: row.index(eos) + 1] if eos in row else row)
-    return rows_out
+    return reference_generate(decoder_oracle(folder, variant, "causal-lm"), rows, eos, NEW, **kw)
 
 
 @pytest.mark.parametrize("variant", GEN_VARIANTS)

@@ -12,35 +12,11 @@ import json
 import pytest
 import torch
 
-from tests.fx_decoders import build_decoder, decoder_oracle
+from tests.fx_decoders import build_decoder, decoder_oracle, oracle_output, padded_batch
 from tests.fx_models import parity_rows
 
 TOL = 1e-4
 PAIRS = parity_rows("decoder")  # every head of each family's first row, causal-lm on the others (fx_models.VARIANTS)
-
-
-def _batch(vocab: int, pad: int, side: str, lengths=(14, 9, 3), seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    T = max(lengths)
-    ids = torch.full((len(lengths), T), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for b, n in enumerate(lengths):
-        row = torch.randint(0, vocab - 1, (n,), generator=g)
-        row[row == pad] = (pad + 1) % (vocab - 1)  # a real token never equals the pad id
-        cols = slice(T - n, T) if side == "left" else slice(0, n)
-        ids[b, cols], mask[b, cols] = row, 1
-    return ids, mask
-
-
-def _oracle_output(model, task, ids, mask):
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.no_grad():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
-    if task == "base":
-        return out.last_hidden_state
-    if task == "question-answering":
-        return torch.stack([out.start_logits, out.end_logits], dim=-1)
-    return out.logits
 
 
 def _load(folder, task):
@@ -57,8 +33,8 @@ def test_logits_match_transformers(decoder_root, variant, task):
     ref_model, ours = decoder_oracle(folder, variant, task), _load(folder, task)
     assert not ours.report.missing and not ours.report.random
     for side in ("left", "right"):
-        ids, mask = _batch(vocab, pad=1, side=side)
-        ref, out = _oracle_output(ref_model, task, ids, mask), ours(ids, mask)
+        ids, mask = padded_batch(vocab, pad=1, side=side)
+        ref, out = oracle_output(ref_model, task, ids, mask), ours(ids, mask)
         assert out.shape == ref.shape, (out.shape, ref.shape)
         if task == "sequence-classification":
             delta = (out - ref).abs().max()
@@ -74,7 +50,7 @@ def test_sequence_classification_without_pad_token(decoder_root, variant):
     assert json.loads((folder / "config.json").read_text()).get("pad_token_id") is None
     vocab = json.loads((folder / "config.json").read_text())["vocab_size"]
     ref_model, ours = decoder_oracle(folder, variant, "sequence-classification"), _load(folder, "sequence-classification")
-    ids, mask = _batch(vocab, pad=0, side="right", lengths=(11, 4, 7))
+    ids, mask = padded_batch(vocab, pad=0, side="right", lengths=(11, 4, 7))
     out = ours(ids, mask)  # (B, L)
     for b in range(ids.shape[0]):
         n = int(mask[b].sum())
@@ -87,7 +63,7 @@ def test_sliding_window_is_shorter_than_the_prompt(decoder_root):
     """The mistral fixture's window (5) must matter: a full-attention run of the same weights differs."""
     folder = build_decoder(decoder_root, "mistral", "causal-lm")
     windowed = _load(folder, "causal-lm")
-    ids, mask = _batch(300, pad=1, side="left", lengths=(14, 12))
+    ids, mask = padded_batch(300, pad=1, side="left", lengths=(14, 12))
     config = json.loads((folder / "config.json").read_text())
     assert config["sliding_window"] < 12
     full_folder = build_decoder(decoder_root, "mistral", "causal-lm", sliding_window=None)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from tests.fx_gemma_phi3 import LEGACY_ROPE, ORIGINAL, TASKS, VARIANTS, build, family_root, oracle  # noqa: F401
+from tests.fx_decoders import oracle_output, padded_batch, reference_generate
 from tests.fx_models import VARIANTS as TABLE
 
 TOL = 1e-4
@@ -35,25 +36,6 @@ def _load(folder: Path, task: str):
     return load_model_from_dir(folder, task, device="cpu", dtype="float32")
 
 
-def _batch(vocab: int, side: str, lengths, pad: int = 1, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    T = max(lengths)
-    ids = torch.full((len(lengths), T), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for b, n in enumerate(lengths):
-        row = torch.randint(2, vocab - 1, (n,), generator=g)
-        cols = slice(T - n, T) if side == "left" else slice(0, n)
-        ids[b, cols], mask[b, cols] = row, 1
-    return ids, mask
-
-
-def _reference_output(model, task, ids, mask):
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.no_grad():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos)
-    return out.last_hidden_state if task == "base" else out.logits
-
-
 # --- logits ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant,task", PAIRS, ids=[f"{v}:{t}" for v, t in PAIRS])
@@ -64,8 +46,8 @@ def test_logits_match_transformers(family_root, variant, task):
     assert not ours.report.missing and not ours.report.random
     # (30, 20, 3) passes LongRoPE's ORIGINAL length (long factors), (14, 9, 3) does not (short ones)
     for side, lengths in (("left", (30, 20, 3)), ("right", (30, 20, 3)), ("left", (14, 9, 3))):
-        ids, mask = _batch(vocab, side, lengths)
-        ref, out = _reference_output(ref_model, task, ids, mask), ours(ids, mask)
+        ids, mask = padded_batch(vocab, 1, side, lengths)
+        ref, out = oracle_output(ref_model, task, ids, mask), ours(ids, mask)
         assert out.shape == ref.shape, (out.shape, ref.shape)
         delta = (out - ref).abs().max() if task == "sequence-classification" else (out - ref)[mask.bool()].abs().max()
         assert delta <= TOL, f"{variant} {task} {side}-padded {lengths}: max |Δ| = {delta:.2e}"
@@ -97,7 +79,7 @@ def test_each_feature_changes_the_logits(family_root, variant, change):
     folder = build(family_root, variant, "causal-lm")
     name = f"{variant}-off-{hashlib.sha1(json.dumps(change).encode()).hexdigest()[:6]}"
     off = _config_variant(family_root, folder, name, **change)
-    ids, mask = _batch(200, "left", (30, 12))
+    ids, mask = padded_batch(200, 1, "left", (30, 12))
     assert (_load(folder, "causal-lm")(ids, mask) - _load(off, "causal-lm")(ids, mask))[mask.bool()].abs().max() > 1e-3
 
 
@@ -122,7 +104,7 @@ def test_su_is_the_old_name_of_longrope(family_root):
     """Phi-3's first configs named LongRoPE "su" (the installed transformers maps the name but cannot load it)."""
     folder = build(family_root, "phi3-legacy", "causal-lm")
     su = _config_variant(family_root, folder, "phi3-su", rope_scaling={**LEGACY_ROPE, "type": "su"})
-    ids, mask = _batch(200, "left", (30, 12))
+    ids, mask = padded_batch(200, 1, "left", (30, 12))
     assert torch.equal(_load(folder, "causal-lm")(ids, mask), _load(su, "causal-lm")(ids, mask))
 
 
@@ -157,15 +139,7 @@ def _generate(folder, prompts: list[str], replay: bool = True):
 
 
 def _reference_generate(folder, variant, rows, eos):
-    """transformers' generate on the same left-padded batch; each row cut after its first EOS."""
-    ref = oracle(folder, variant, "causal-lm")
-    T = max(len(r) for r in rows)
-    ids = torch.tensor([[eos] * (T - len(r)) + r for r in rows])
-    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
-    with torch.no_grad():
-        out = ref.generate(input_ids=ids, attention_mask=mask, max_new_tokens=NEW, do_sample=False, pad_token_id=eos,
-                           eos_token_id=eos)
-    return [row[: row.index(eos) + 1] if eos in row else row for row in out[:, T:].tolist()]
+    return reference_generate(oracle(folder, variant, "causal-lm"), rows, eos, NEW)
 
 
 GEN = [(v, p) for v in VARIANTS for p in ("batch", "alone")] + [("phi3-longrope", "long"), ("phi3-legacy", "long"), ("llama-longrope", "long")]
