@@ -33,6 +33,15 @@ class Item:
     def text(self) -> str:
         return self.fields.get("text", "")
 
+    @property
+    def shown(self) -> str:
+        """What a table shows for the input: its text, or the file it names."""
+        for name in ("text", "image", "audio"):
+            value = self.fields.get(name)
+            if isinstance(value, str):
+                return value
+        return ""
+
 
 class Inputs:
     """The items of one invocation, in order, read as they are iterated; never empty.
@@ -191,6 +200,15 @@ def require(item: Item, *names: str, allow_empty: bool = False) -> None:
         if not allow_empty and not value.strip():
             item.error = UsageError(f"field '{name}' is empty", EMPTY_HINT)
             return
+
+
+def naming_files(field: str) -> Callable[[Item], None]:
+    """For image and audio commands: a plain input line is a file path; a JSONL object names it in `field`."""
+    def check(item: Item) -> None:
+        if item.error is None and field not in item.fields and "text" in item.fields and len(item.fields) == 1:
+            item.fields = {field: item.fields["text"]}
+        require(item, field)
+    return check
 
 
 def requiring(*names: str, allow_empty: bool = False) -> Callable[[Item], None]:

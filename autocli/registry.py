@@ -20,6 +20,10 @@ TASKS = (
     "multiple-choice",
     "next-sentence-prediction",
     "replaced-token-detection",
+    "image-classification",
+    "masked-image-modeling",
+    "audio-classification",
+    "ctc",
 )
 TASK_ALIASES = {
     "feature-extraction": "base",
@@ -39,6 +43,9 @@ TASK_ALIASES = {
     "sentiment-analysis": "sequence-classification",
     "summarization": "seq2seq-lm",
     "translation": "seq2seq-lm",
+    "automatic-speech-recognition": "ctc",
+    "asr": "ctc",
+    "transcribe": "ctc",
 }
 # task -> transformers' Auto class (compat names it; `--task AutoModelForTokenClassification` works too).
 AUTO_CLASSES = {
@@ -52,12 +59,21 @@ AUTO_CLASSES = {
     "multiple-choice": "AutoModelForMultipleChoice",
     "next-sentence-prediction": "AutoModelForNextSentencePrediction",
     "replaced-token-detection": "AutoModelForPreTraining",
+    "image-classification": "AutoModelForImageClassification",
+    "masked-image-modeling": "AutoModelForMaskedImageModeling",
+    "audio-classification": "AutoModelForAudioClassification",
+    "ctc": "AutoModelForCTC",
 }
 # AutoModelForPreTraining is ELECTRA's discriminator but BERT's MLM + NSP pair: not a name for one task.
 TASK_ALIASES.update({cls.lower(): task for task, cls in AUTO_CLASSES.items() if task != "replaced-token-detection"})
 
 # `architectures` class-name suffix -> task; the first suffix that matches wins.
 ARCH_SUFFIXES = (
+    ("ForImageClassificationWithTeacher", "image-classification"),
+    ("ForImageClassification", "image-classification"),
+    ("ForMaskedImageModeling", "masked-image-modeling"),
+    ("ForAudioClassification", "audio-classification"),
+    ("ForCTC", "ctc"),
     ("ForSequenceClassification", "sequence-classification"),
     ("ForTokenClassification", "token-classification"),
     ("ForQuestionAnswering", "question-answering"),
@@ -71,6 +87,12 @@ ARCH_SUFFIXES = (
     ("EncoderModel", "base"),
     ("Model", "base"),
 )
+
+# The same class-name suffix means another task for another modality (Wav2Vec2ForSequenceClassification
+# classifies audio clips).
+KIND_TASKS = {"audio": {"sequence-classification": "audio-classification"}}
+# What a family's inputs are: text families take token ids, the others decoded files.
+KIND_INPUTS = {"vision": "image", "audio": "audio"}
 
 # Head key prefixes seen across families, for checkpoints of any model_type (inspect).
 GENERIC_HEAD_KEYS = (
@@ -110,9 +132,11 @@ class Family:
     renames: dict = field(default_factory=dict)
     # task -> why autocli does not run a head transformers has (compat says so instead of "no such head").
     not_run: dict = field(default_factory=dict)
-    kind: str = "encoder"  # encoder | decoder | seq2seq
+    kind: str = "encoder"  # encoder | decoder | seq2seq (text) | vision | audio
     # position ids start at pad_token_id + 1 (fairseq's make_positions): P positions hold P - pad - 1 tokens
     position_offset: bool = False
+    # the image processor or feature extractor transformers builds when preprocessor_config.json names none
+    processor: str = ""
 
 
 # model_type -> Family.
@@ -302,17 +326,23 @@ def supported_families() -> list[str]:
     return sorted(FAMILIES)
 
 
-def task_of_architecture(arch: str) -> str | None:
+def input_kind(model_type: str) -> str:
+    """What the family's commands read: "text", "image" or "audio"."""
+    fam = FAMILIES.get(model_type)
+    return KIND_INPUTS.get(fam.kind, "text") if fam is not None else "text"
+
+
+def task_of_architecture(arch: str, fam: Family | None = None) -> str | None:
     for suffix, task in ARCH_SUFFIXES:
         if arch.endswith(suffix):
-            return task
+            return KIND_TASKS.get(fam.kind, {}).get(task, task) if fam is not None else task
     return None
 
 
-def declared_tasks(architectures: list[str]) -> list[str]:
+def declared_tasks(architectures: list[str], fam: Family | None = None) -> list[str]:
     out = []
     for arch in architectures:
-        task = task_of_architecture(arch)
+        task = task_of_architecture(arch, fam)
         if task and task not in out:
             out.append(task)
     return out
@@ -332,7 +362,7 @@ def trained_heads(fam: Family, keys, architectures: list[str], config: dict | No
     keys = canonical_keys(fam, keys)
     if config is not None:
         keys |= tied_keys(fam, keys, config)
-    declared = set(declared_tasks(architectures))
+    declared = set(declared_tasks(architectures, fam))
     present = {task for task, prefixes in fam.heads.items() if prefixes and all(_has_prefix(keys, p) for p in prefixes)}
     out = set()
     for task in present:

@@ -1,4 +1,4 @@
-"""`autocli classify MODEL [TEXT...]`: sequence classification of texts or text pairs."""
+"""`autocli classify MODEL [INPUT...]`: classification of texts or text pairs, images or audio clips."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from autocli.cli import options as o
+from autocli.errors import UsageError
 from autocli.tasks.classify import TOP_K
 
 EPILOG = (
@@ -18,7 +19,9 @@ EPILOG = (
     "Examples:\n\n"
     "  autocli classify distilbert-base-uncased-finetuned-sst-2-english \"I loved it\" \"Too long\"\n\n"
     "  autocli classify ./nli-model \"A man is eating.\" --pair \"Someone eats.\" --top-k all\n\n"
-    "  cat reviews.jsonl | autocli classify ./model --jsonl   # {\"text\": ..., \"text_pair\": ...}"
+    "  cat reviews.jsonl | autocli classify ./model --jsonl   # {\"text\": ..., \"text_pair\": ...}\n\n"
+    "  autocli classify google/vit-base-patch16-224 photo.jpg cat.png --top-k 3\n\n"
+    "  ls clips/*.wav | autocli classify ./speech-emotion-model   # one path per line; --jsonl: {\"audio\": path}"
 )
 
 
@@ -30,8 +33,6 @@ class Function(str, Enum):
 
 def parse_top_k(value: str) -> int | None:
     """'N' -> N, 'all' -> None (every label)."""
-    from autocli.errors import UsageError
-
     if value.strip().lower() == "all":
         return None
     try:
@@ -46,7 +47,7 @@ def parse_top_k(value: str) -> int | None:
 @o.shared_options()
 def classify_cmd(
     model: o.Checkpoint,
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to classify, or image/audio files for a vision/audio checkpoint ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     pair: Annotated[Optional[str], typer.Option("--pair", help="Second text of a pair, for every input (NLI, similarity).")] = None,
     top_k: Annotated[str, typer.Option("--top-k", help="Labels to show per input: N, or all.")] = str(TOP_K),
     function: Annotated[Optional[Function], typer.Option("--function", help="Score function; default from the checkpoint.")] = None,
@@ -54,8 +55,8 @@ def classify_cmd(
     *,
     shared: o.Shared,
 ) -> None:
-    """Classify texts (or text pairs) with a sequence-classification head."""
-    from autocli.inputs import requiring
+    """Classify texts (or text pairs), images or audio clips: the checkpoint says which it reads."""
+    from autocli.inputs import naming_files, requiring
     from autocli.results import Classification
     from autocli.tasks.classify import ClassifyOptions, classify
 
@@ -65,8 +66,15 @@ def classify_cmd(
         if pair is not None and item.error is None:
             item.fields.setdefault("text_pair", pair)
 
-    items = shared.read(texts).each(requiring("text")).each(with_pair)
-    _, tokenizer, loaded = shared.load(model, "sequence-classification")
+    items = shared.read(texts)
+    _, pre, loaded = shared.load(model, "sequence-classification")
     options = ClassifyOptions(shared.batch_size, shared.max_length, shared.quiet, logits, top_k=k,
                               function=function.value if function else None)
-    shared.emit(classify(loaded, tokenizer, items, options), Classification)
+    if hasattr(pre, "input"):
+        from autocli.tasks.media import classify_media
+
+        if pair is not None:
+            raise UsageError(f"--pair is for text pairs; this checkpoint classifies {pre.input} files", "drop --pair")
+        shared.emit(classify_media(loaded, pre, items.each(naming_files(pre.input)), options), Classification)
+        return
+    shared.emit(classify(loaded, pre, items.each(requiring("text")).each(with_pair), options), Classification)

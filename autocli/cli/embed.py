@@ -17,7 +17,8 @@ EPILOG = (
     "Examples:\n\n"
     "  autocli embed sentence-transformers/all-MiniLM-L6-v2 \"A cat.\" \"A dog.\"\n\n"
     "  autocli embed ./bert --pooling cls --normalize --input corpus.txt > vectors.jsonl\n\n"
-    "  autocli embed ./model \"hello\" --format table"
+    "  autocli embed ./model \"hello\" --format table\n\n"
+    "  autocli embed google/vit-base-patch16-224 photo.jpg --pooling cls   # images: cls by default; audio: mean"
 )
 
 
@@ -36,13 +37,20 @@ def embed_cmd(
     *,
     shared: o.Shared,
 ) -> None:
-    """Embed texts as vectors: the base model's token states, pooled."""
-    from autocli.inputs import requiring
+    """Embed texts, images or audio clips as vectors: the base model's token (patch, frame) states, pooled."""
+    from autocli.inputs import naming_files, requiring
     from autocli.results import Embedding
     from autocli.tasks.embed import POOLING, EmbedOptions, embed, sentence_transformers
 
-    items = shared.read(texts).each(requiring("text"))
-    ckpt, tokenizer, loaded = shared.load(model, "base")
+    items = shared.read(texts)
+    ckpt, pre, loaded = shared.load(model, "base")
+    if hasattr(pre, "input"):
+        from autocli.tasks.media import POOLING_OF, embed_media
+
+        options = EmbedOptions(shared.batch_size, None, shared.quiet, pooling=(pooling.value if pooling else POOLING_OF[pre.input],),
+                               normalize=bool(normalize))
+        shared.emit(embed_media(loaded, pre, items.each(naming_files(pre.input)), options), Embedding)
+        return
     st = sentence_transformers(ckpt)
     options = EmbedOptions(
         shared.batch_size,
@@ -52,4 +60,4 @@ def embed_cmd(
         normalize=normalize if normalize is not None else bool(st.normalize),
         lowercase=st.lowercase,
     )
-    shared.emit(embed(loaded, tokenizer, items, options), Embedding)
+    shared.emit(embed(loaded, pre, items.each(requiring("text")), options), Embedding)

@@ -160,7 +160,7 @@ def lint_architectures(cfg: Config, fam, tensors: Shapes, trained: set[str]) -> 
             out.append(Finding("architectures-model-type", sev, f"architectures names {arch} but model_type is {cfg.model_type!r}"))
     if fam is None or not tensors:
         return out
-    for task in registry.declared_tasks(cfg.architectures):
+    for task in registry.declared_tasks(cfg.architectures, registry.family(cfg.model_type)):
         if task in fam.heads and fam.heads[task] and task not in trained:
             where = ", ".join(p + "*" for p in fam.heads[task])
             out.append(Finding("architectures-weights", SEV_ERROR, f"architectures declares a {task} head but the weights have no {where}"))

@@ -70,7 +70,7 @@ class CheckpointReport:
 
 def _findings(cfg: Config, fam, facts: Facts, trained: set[str], refused: bool) -> list[Finding]:
     tensors = facts.tensors()
-    declared = registry.declared_tasks(cfg.architectures)
+    declared = registry.declared_tasks(cfg.architectures, registry.family(cfg.model_type))
     rows = lint.classifier_output(tensors, ((fam.heads.get("sequence-classification") or ()) if fam else ()) or lint.CLASSIFIER_PREFIXES)
     # sizes the config gets wrong would only repeat themselves as tensor shapes
     return (([] if refused else weights.lint_weights(cfg, fam, tensors))

@@ -43,8 +43,12 @@ class LoadedModel:
     vocab_size: int | None = None  # ids must be below it
     type_vocab_size: int | None = None  # token type ids must be below it
 
-    def __call__(self, input_ids, attention_mask=None, token_type_ids=None):
-        """Task output (see the table in the encoder issue); multiple-choice takes (B, C, T) -> (B, C)."""
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, *, pixel_values=None, input_values=None):
+        """Task output for token ids (multiple-choice takes (B, C, T) -> (B, C)), or for what a vision or audio
+        processor gives: pixel_values (B, C, H, W), input_values (B, S) with their attention_mask."""
+        values = pixel_values if pixel_values is not None else input_values
+        if values is not None:
+            return self._features(values, attention_mask)
         with torch.inference_mode():
             ids = torch.as_tensor(input_ids, dtype=torch.long, device=self.device)
             mask = torch.ones_like(ids) if attention_mask is None else torch.as_tensor(attention_mask, device=self.device)
@@ -64,6 +68,18 @@ class LoadedModel:
             if self.task == "multiple-choice":
                 out = out.view(*lead)  # (B, C)
             return out
+
+    def _features(self, values, attention_mask):
+        with torch.inference_mode():
+            x = torch.as_tensor(values, device=self.device).to(self.dtype)
+            mask = None if attention_mask is None else torch.as_tensor(attention_mask, device=self.device).long()
+            if x.numel() == 0:
+                raise UsageError("empty input: nothing to run", "pass at least one image or audio sample per row")
+            return self.module(x, mask)
+
+    def frames_mask(self, attention_mask):
+        """An audio model's attention mask over input samples (B, S) -> its mask over output frames (B, T)."""
+        return self.module.backbone.frames_mask(torch.as_tensor(attention_mask, device=self.device))
 
     def _check(self, ids: torch.Tensor, types: torch.Tensor | None) -> None:
         """Inputs an embedding lookup would crash on, as errors that say what to change."""

@@ -3,6 +3,7 @@ every BERT-like encoder shares (BERT's names and defaults)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from autocli.config import Config
@@ -29,6 +30,36 @@ def read_float(r: dict, key: str, default: float) -> float:
 def check_heads(hidden, heads, names: str = "hidden_size {} is not a multiple of num_attention_heads {}") -> None:
     if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
         raise InvalidCheckpoint(names.format(hidden, heads), "the config is inconsistent")
+
+
+@dataclass
+class ConfigArgs:
+    """A family's settings, read from config.json by field name: a key that is absent or null takes the
+    field's default (transformers' default for that family). check() refuses what the family cannot run
+    and fills in derived values; the loader then checks every field's type (models.check_args)."""
+
+    @classmethod
+    def from_config(cls, cfg: Config):
+        r, values = cfg.raw, {}
+        for f in dataclasses.fields(cls):
+            if not f.init:
+                continue
+            # num_labels is what id2label says (transformers does not save the key itself)
+            value = cfg.num_labels if f.name == "num_labels" else r.get(f.name)
+            if value is None:
+                if f.default is not dataclasses.MISSING:
+                    value = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    value = f.default_factory()
+                else:
+                    raise InvalidCheckpoint(f"config.json has no {f.name}", "the config is incomplete")
+            values[f.name] = value
+        args = cls(**values)
+        args.check(cfg)
+        return args
+
+    def check(self, cfg: Config) -> None:
+        """Refuse settings that change the math and that the family does not run; derive values."""
 
 
 # BERT's config defaults; a family passes its own where they differ.

@@ -7,6 +7,8 @@ run(model, hidden, inputs) -> the task output, where hidden is what the backbone
   encoder   backbone(input_ids, attention_mask, token_type_ids) -> (B, T, H)
   decoder   backbone(input_ids, Step) -> (B, T, H), the Step (autocli.models._cache) carrying positions and masks
   seq2seq   backbone.encode(input_ids, attention_mask) -> (B, S, H), or None for a decoder built alone
+  vision    backbone(pixel_values (B, C, H, W)) -> (B, T, H)
+  audio     backbone(input_values (B, S), attention_mask (B, S) or None) -> (B, T, H) over T feature frames
 Generation calls new_cache/prefill/decode (decoders) or encode/new_cache/step (encoder-decoders).
 """
 
@@ -25,8 +27,8 @@ from autocli.models._decoder import lay_out_for_decoding, linear, relayout_loade
 
 @dataclass
 class Inputs:
-    ids: torch.Tensor  # (B, T)
-    mask: torch.Tensor  # (B, T) 1 for real tokens
+    ids: torch.Tensor  # (B, T) token ids; vision: pixel values (B, C, H, W); audio: input values (B, S)
+    mask: torch.Tensor | None  # (B, T) 1 for real tokens (or samples); None where every position is real
     types: torch.Tensor | None = None  # (B, T) token type ids
 
 
@@ -62,6 +64,10 @@ class TaskModel(nn.Module):
         return self.run(self, self.hidden(x), x)
 
     def hidden(self, x: Inputs):
+        if self.kind == "vision":
+            return self.backbone(x.ids)  # (B, T, H)
+        if self.kind == "audio":
+            return self.backbone(x.ids, x.mask)  # (B, T, H)
         if self.kind == "decoder":
             return self.backbone(x.ids, Step.uncached(x.mask))  # (B, T, H)
         if self.kind == "seq2seq":

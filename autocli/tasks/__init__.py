@@ -66,7 +66,8 @@ def load(
 ):
     """Resolve a checkpoint and load its tokenizer (or tokenizer_source's) and the model for `task`
     -> (ckpt, tokenizer, model). An unusable --max-length (for text pairs when `pair`) is refused before
-    the model loads.
+    the model loads. An image or audio checkpoint gives its processor in the tokenizer's place, and the text
+    task names its own (classification of a text -> of an image or a clip).
     quiet: no warnings; verbose: one stderr line saying what was loaded from where, and how long it took."""
     import time
 
@@ -77,14 +78,35 @@ def load(
     where = dict(revision=revision, cache_dir=cache_dir, token=token, offline=offline, quiet=quiet)
     ckpt = resolve(spec, **where)
     refuse_unloadable(ckpt)
-    tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
-    check_max_length(tokenizer, max_length, pair)
+    kind = input_kind(ckpt)
+    if kind == "text":
+        tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
+        check_max_length(tokenizer, max_length, pair)
+    else:
+        from autocli.preprocess import load_processor
+
+        task = MEDIA_TASKS.get(kind, {}).get(task, task)
+        tokenizer = load_processor(ckpt, ckpt.config().model_type)
     model = load_model(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
     )
     if verbose:
         print(f"{describe_load(ckpt, model, tokenizer, tokenizer_source)} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
     return ckpt, tokenizer, model
+
+
+# A text task's name -> the task for a checkpoint that reads images or audio.
+MEDIA_TASKS = {
+    "image": {"sequence-classification": "image-classification"},
+    "audio": {"sequence-classification": "audio-classification"},
+}
+
+
+def input_kind(ckpt) -> str:
+    """"text", "image" or "audio": what the checkpoint's model reads (its family's kind)."""
+    from autocli import registry
+
+    return registry.input_kind(ckpt.config().model_type)
 
 
 def describe_load(ckpt, model, tokenizer, tokenizer_source: str | None = None) -> str:
@@ -95,6 +117,8 @@ def describe_load(ckpt, model, tokenizer, tokenizer_source: str | None = None) -
 
 def describe_tokenizer(tokenizer, tokenizer_source: str | None = None) -> str:
     """For -v: which tokenizer file was read, and from which checkpoint when it was borrowed."""
+    if hasattr(tokenizer, "input"):
+        return f"the {tokenizer.input} processor ({type(tokenizer).__name__})"
     return f"the tokenizer ({tokenizer.source}" + (f" of {tokenizer_source})" if tokenizer_source else ")")
 
 

@@ -78,20 +78,25 @@ def _window(model, tokenizer, items: list, options: ClassifyOptions, limit, run:
         return records
 
     outs = forward(model, rows, batch_size=options.batch_size, pad_id=tokenizer.pad_id, bar=run.bar)
-    logits = torch.stack(outs)  # (N, L)
+    label_records(model.config, torch.stack(outs), [items[s] for s in slots], slots, records, options)
+    return records
+
+
+def label_records(config, logits, items: list, slots: list[int], records: list, options: ClassifyOptions) -> None:
+    """Logits (N, L) of items (their record slots) -> Classification records, or an error record for NaN."""
+    import torch
+
     num_labels = logits.shape[-1]
-    function = options.function or default_function(model.config, num_labels)
+    function = options.function or default_function(config, num_labels)
     scores = activate(logits, function)  # (N, L)
     k = num_labels if options.top_k is None else min(options.top_k, num_labels)
     values, labels = torch.where(scores.isnan(), -math.inf, scores).topk(k, dim=-1)  # (N, k); ±inf kept
-    names = label_names(model.config, num_labels)
+    names = label_names(config, num_labels)
     nan = scores.isnan().any(-1).tolist()  # (N,)
-    for n, (slot, vals, ids) in enumerate(zip(slots, values.tolist(), labels.tolist())):
-        item = items[slot]
+    for n, (item, slot, vals, ids) in enumerate(zip(items, slots, values.tolist(), labels.tolist())):
         if nan[n]:
             records[slot] = error_record(item.index, NOT_A_NUMBER)
             continue
         top = [LabelScore(names[j], v) for v, j in zip(vals, ids)]
         raw = logits[n].tolist() if options.logits else None
-        records[slot] = Classification(item.index, top[0].label, top[0].score, top, raw, item.text, item.fields.get("text_pair"))
-    return records
+        records[slot] = Classification(item.index, top[0].label, top[0].score, top, raw, item.shown, item.fields.get("text_pair"))

@@ -1,0 +1,60 @@
+"""Preprocessors beside the tokenizer: preprocessor_config.json -> the image processor or feature extractor
+it names, as transformers' AutoImageProcessor / AutoFeatureExtractor pick it. No torch here: a processor
+turns decoded files into numpy arrays (`pixel_values`, `input_values`, `attention_mask`).
+
+A processor class (autocli/preprocess/<module>.py) has:
+  from_config(settings: dict, source: str) -> processor   refuses values it cannot honour (InvalidCheckpoint)
+  input: str                                             "image" | "audio": what one input is
+  load(path: str) -> raw                                 decodes one file; a bad file raises an AutocliError
+  __call__(raws: list) -> {name: np.ndarray}             the model's inputs for a batch
+  settings() -> dict, steps() -> list[str]               what inspect and `preprocess` show
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from autocli import registry
+from autocli.errors import InvalidCheckpoint, Unsupported
+
+PREPROCESSOR_CONFIG = "preprocessor_config.json"
+MAX_CONFIG_BYTES = 1024 * 1024
+
+# image_processor_type / feature_extractor_type -> "module:Class" under autocli.preprocess. transformers' own
+# names, the older *FeatureExtractor names of image processors and the torchvision *Fast variants included.
+PROCESSORS: dict[str, str] = {}
+
+
+def processor_type(settings: dict, model_type: str | None) -> str | None:
+    """The class transformers would build: the config's own type, else the family's default."""
+    for key in ("image_processor_type", "feature_extractor_type"):
+        name = settings.get(key)
+        if isinstance(name, str) and name:
+            return name
+    fam = registry.family(model_type) if model_type else None
+    return fam.processor if fam is not None and fam.processor else None
+
+
+def processor_settings(ckpt) -> dict:
+    """preprocessor_config.json as a dict; a clear error when the checkpoint has none."""
+    settings = ckpt.json(PREPROCESSOR_CONFIG, MAX_CONFIG_BYTES)
+    if settings is None:
+        raise InvalidCheckpoint(f"{ckpt.name} has no {PREPROCESSOR_CONFIG}",
+                                "image and audio checkpoints ship one; copy it from the base model")
+    if not isinstance(settings, dict):
+        raise InvalidCheckpoint(f"{PREPROCESSOR_CONFIG} is not a JSON object", "fix the file")
+    return settings
+
+
+def load_processor(ckpt, model_type: str | None = None):
+    """The checkpoint's image processor or feature extractor."""
+    settings = processor_settings(ckpt)
+    name = processor_type(settings, model_type)
+    if name is None:
+        raise InvalidCheckpoint(f"{PREPROCESSOR_CONFIG} names no image_processor_type or feature_extractor_type",
+                                "add the type transformers saves there, e.g. \"image_processor_type\": \"ViTImageProcessor\"")
+    target = PROCESSORS.get(name)
+    if target is None:
+        raise Unsupported(f"preprocessor {name!r} is not supported", f"supported: {', '.join(sorted(PROCESSORS))}")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(f"autocli.preprocess.{module}"), cls).from_config(settings, PREPROCESSOR_CONFIG)
