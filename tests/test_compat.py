@@ -30,6 +30,10 @@ TF_TABLES = {
     "seq2seq-lm": "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
     "multiple-choice": "MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES",
     "next-sentence-prediction": "MODEL_FOR_NEXT_SENTENCE_PREDICTION_MAPPING_NAMES",
+    "image-classification": "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES",
+    "masked-image-modeling": "MODEL_FOR_MASKED_IMAGE_MODELING_MAPPING_NAMES",
+    "audio-classification": "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES",
+    "ctc": "MODEL_FOR_CTC_MAPPING_NAMES",
 }
 # Tasks beyond transformers' Auto tables: model types that have them (ELECTRA's discriminator).
 EXTRA_TASKS = {"replaced-token-detection": {"electra"}}

@@ -109,7 +109,7 @@ def test_vit_with_image_preprocessor(cli, tmp_path):
         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "do_normalize": True}))
     d = _json(cli, folder)
     assert d["model_type"] == "vit" and d["runnable"] is False and d["runnable_tasks"] == []
-    assert d["declared_tasks"] == [] and "classifier" in d["heads_in_weights"]
+    assert d["declared_tasks"] == ["image-classification"] and "classifier" in d["heads_in_weights"]
     assert d["preprocessor"]["kind"] == "image" and d["preprocessor"]["type"] == "ViTImageProcessor"
     assert d["preprocessor"]["fields"]["size"] == {"height": 32, "width": 32}
     assert d["parameters"]["embedding"] == 17 * 16  # position_embeddings; the patch projection is a conv
