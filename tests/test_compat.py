@@ -282,6 +282,7 @@ def test_every_lint_has_a_trigger_test():
     covered = set(LINT_CASES) | {
         "decoder-pad-token", "index-missing-shard", "index-extra-shard", "index-missing-tensor",
         "index-unlisted-tensor", "mixed-dtypes", "tokenizer-invalid", "tokenizer-missing", "generation-config",
+        "preprocessor-missing", "preprocessor-invalid", "preprocessor-type",  # tests/test_compat_processor.py
     }
     assert covered == set(compat.FINDINGS)
 

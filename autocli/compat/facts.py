@@ -34,6 +34,8 @@ class Facts:
     generation_config: Any = None  # generation_config.json as parsed JSON (None: absent)
     generation_error: str | None = None  # why generation_config.json could not be read
     weights_problem: str | None = None  # why the weights would be refused (an inconsistent index)
+    preprocessor: Any = None  # preprocessor_config.json as parsed JSON (None: absent or unreadable)
+    preprocessor_error: str | None = None  # why it could not be read
 
     def tensors(self) -> Shapes:
         out: Shapes = {}
@@ -176,6 +178,17 @@ def _headers(ckpt, facts: Facts) -> None:
     facts.shards = {f: {n: (t.shape, t.dtype) for n, t in h.tensors.items()} for f, h in headers.items()}
 
 
+def _preprocessor(ckpt, facts: Facts) -> None:
+    from autocli.preprocess import processor_settings
+
+    if not ckpt.has("preprocessor_config.json"):
+        return
+    try:
+        facts.preprocessor = processor_settings(ckpt)
+    except InvalidCheckpoint as e:
+        facts.preprocessor_error = e.message
+
+
 def gather(ckpt, tokenizer_ckpt=None) -> Facts:
     """Everything compat needs from a resolved checkpoint; tokenizer_ckpt lends its tokenizer (--tokenizer).
     Raises AutocliError when the checkpoint cannot be read."""
@@ -186,4 +199,5 @@ def gather(ckpt, tokenizer_ckpt=None) -> Facts:
     _count_tokenizer(source, facts)
     _load_tokenizer(source, facts, borrowed=tokenizer_ckpt is not None)
     _generation(ckpt, facts)
+    _preprocessor(ckpt, facts)
     return facts

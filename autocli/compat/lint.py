@@ -43,6 +43,9 @@ FINDINGS = {
     "tokenizer-invalid": "a tokenizer file could not be read, or the tokenizer does not load",
     "tokenizer-missing": "no tokenizer files (commands that take text cannot run)",
     "generation-config": "generation_config.json (or config.json's generation ids) would make generate refuse to run",
+    "preprocessor-missing": "an image or audio checkpoint without preprocessor_config.json",
+    "preprocessor-invalid": "preprocessor_config.json cannot be read, or has settings the processor cannot honour",
+    "preprocessor-type": "preprocessor_config.json names a processor autocli does not run",
 }
 
 

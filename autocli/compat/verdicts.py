@@ -2,7 +2,8 @@
 
 A task is ready when config.json is accepted, no remote code is asked for, the family is one autocli runs,
 the weights are what the loader accepts (headers only), the task's head is trained, a tokenizer loads
-(the checkpoint's own, or the --tokenizer one) and, for generation, generate's settings are usable.
+(the checkpoint's own, or the --tokenizer one) for text families, a preprocessor for image and audio ones,
+and, for generation, generate's settings are usable.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from autocli.compat import lint, weights
 from autocli.compat.facts import Facts
 from autocli.compat.generation import generation_problems
 from autocli.compat.lint import SEV_ERROR, Finding
+from autocli.compat.processor import media_unmet, processor_findings
 from autocli.config import Config, parse_config, remote_code
 from autocli.errors import InvalidCheckpoint
 
@@ -35,7 +37,8 @@ REQUIREMENTS = {
     "weights": ERROR,  # weights the loader accepts
     "task": NO_HEAD,  # the architecture has this task's head, and autocli runs it
     "head": UNTRAINED,  # the head's weights are trained
-    "tokenizer": INCOMPLETE,  # a tokenizer that loads
+    "tokenizer": INCOMPLETE,  # a tokenizer that loads (text families; CTC's vocabulary)
+    "preprocessor": INCOMPLETE,  # image and audio families: a preprocessor_config.json autocli runs
     "generation": INCOMPLETE,  # generate's settings are usable
 }
 GENERATION_TASKS = {"causal-lm": False, "seq2seq-lm": True}  # task -> encoder-decoder
@@ -77,7 +80,8 @@ def _findings(cfg: Config, fam, facts: Facts, trained: set[str], refused: bool) 
             + lint.lint_architectures(cfg, fam, tensors, trained)
             + lint.lint_labels(cfg, fam, tensors, declared)
             + lint.lint_problem_type(cfg, declared, rows[1][0] if rows else None)
-            + lint.lint_tokenizer(cfg, fam, facts, tensors)
+            + (lint.lint_tokenizer(cfg, fam, facts, tensors) if registry.input_kind(cfg.model_type) == "text" else [])
+            + processor_findings(cfg, facts)
             + lint.lint_tied(cfg, fam, tensors, declared)
             + lint.lint_decoder_pad(cfg, fam, tensors, declared)
             + lint.lint_shards(facts)
@@ -118,7 +122,7 @@ def _common(cfg: Config, fam, facts: Facts, refused: list[Finding], weight_error
     elif not facts.shards and not facts.pickle_files:
         out.append(Unmet("weights", "no safetensors weights in the checkpoint"))
     out += [Unmet("weights", f"weights refused: {f.message}") for f in weight_errors]
-    if facts.tokenizer is None:
+    if facts.tokenizer is None and registry.input_kind(cfg.model_type) == "text":
         why = facts.tokenizer_error if facts.tokenizer_files else "no tokenizer files (tokenizer.json, vocab.txt, vocab.json, *.model)"
         out.append(Unmet("tokenizer", f"{why}: pass --tokenizer SRC to borrow one"))
     return out
@@ -139,8 +143,8 @@ def _head(task: str, fam, mt: str, trained: set[str]) -> tuple[str, Unmet | None
     return "", Unmet("head", f"no {where} weights: the head would be random")
 
 
-def _verdict(task: str, common: list[Unmet], cfg: Config, fam, facts: Facts, trained: set[str]) -> Verdict:
-    unmet = list(common)
+def _verdict(task: str, common: list[Unmet], cfg: Config, fam, facts: Facts, trained: set[str], findings: list) -> Verdict:
+    unmet = list(common) + [Unmet(req, message) for req, message in media_unmet(cfg, task, facts, findings)]
     reason = ""
     if fam is not None:
         reason, head = _head(task, fam, cfg.model_type, trained)
@@ -167,5 +171,5 @@ def assess(spec: str, facts: Facts, tasks: list[str]) -> CheckpointReport:
     report.findings = refused + _findings(cfg, fam, facts, trained, bool(refused))
     weight_errors = [f for f in report.findings if f.name in weights.FINDING_NAMES]
     common = _common(cfg, fam, facts, refused, weight_errors)
-    report.verdicts = {task: _verdict(task, common, run_cfg, fam, facts, trained) for task in tasks}
+    report.verdicts = {task: _verdict(task, common, run_cfg, fam, facts, trained, report.findings) for task in tasks}
     return report
