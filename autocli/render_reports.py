@@ -121,3 +121,30 @@ def env_table(report):
     for key, value in env_rows(report):
         tbl.add_row(key, value)
     return tbl
+
+
+@table(results.Preprocessed)
+def preprocess_table(records):
+    from rich.markup import escape
+
+    from autocli.render import error_rows
+
+    tbl = simple_table("#", "file", "decoded", "tensor", "shape", "dtype", "min", "max", "mean", "std")
+    for rec in records:
+        if isinstance(rec, results.ErrorRecord):
+            error_rows(tbl, rec, 10)
+            continue
+        decoded = ", ".join(f"{k} {v}" for k, v in rec.input.items())
+        for n, t in enumerate(rec.outputs):
+            stats = [f"{v:.4g}" if v is not None else "-" for v in (t.min, t.max, t.mean, t.std)]
+            tbl.add_row(str(rec.index) if n == 0 else "", escape(rec.file) if n == 0 else "", decoded if n == 0 else "",
+                        t.name, "×".join(map(str, t.shape)), t.dtype, *stats)
+            for c, ch in enumerate(t.channels or []):
+                tbl.add_row("", "", "", f"  channel {c}", "", "", *(f"{ch[k]:.4g}" for k in ("min", "max", "mean", "std")))
+    steps = next((r for r in records if isinstance(r, results.Preprocessed)), None)
+    if steps is None:
+        return tbl
+    listing = simple_table("step", title=f"{steps.processor}, steps in order")
+    for step in steps.steps:
+        listing.add_row(escape(step))
+    return [listing, tbl]

@@ -327,3 +327,29 @@ class EnvReport:
     hub: dict
     environment: dict = field(default_factory=dict)
     schema: str = ENV_SCHEMA
+
+
+# ---- preprocess --------------------------------------------------------------------------------
+
+
+@dataclass
+class TensorStats:
+    name: str  # pixel_values, input_values, attention_mask
+    shape: list[int]
+    dtype: str
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    channels: list[dict] | None = optional()  # per channel {mean, std, min, max} of an image tensor
+    values: list | None = optional()  # the tensor itself, in JSON unless --no-values
+
+
+@dataclass
+class Preprocessed:
+    index: int
+    file: str
+    processor: str  # the class transformers would build
+    steps: list[str]  # the processor's steps, in order, with their settings
+    input: dict  # what was decoded: an image's width, height and mode; a clip's samples and rate
+    outputs: list[TensorStats]

@@ -64,6 +64,7 @@ from autocli.cli import choose as _choose  # noqa: E402
 from autocli.cli import generate as _generate  # noqa: E402
 from autocli.cli import download as _download  # noqa: E402
 from autocli.cli import env as _env  # noqa: E402
+from autocli.cli import preprocess as _preprocess  # noqa: E402
 
 
 def _register(name: str, module) -> None:
@@ -75,7 +76,7 @@ def _register(name: str, module) -> None:
 
 
 for _name, _module in (
-    ("inspect", _inspect), ("tokenize", _tokenize), ("completion", _completion), ("compat", _compat),
+    ("inspect", _inspect), ("tokenize", _tokenize), ("preprocess", _preprocess), ("completion", _completion), ("compat", _compat),
     ("classify", _classify), ("tag", _tag), ("qa", _qa), ("fill-mask", _fill_mask), ("embed", _embed),
     ("choose", _choose), ("generate", _generate), ("download", _download), ("env", _env),
 ):
