@@ -83,8 +83,12 @@ def load(
         tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
         check_max_length(tokenizer, max_length, pair)
     else:
+        from autocli.errors import UsageError
         from autocli.preprocess import load_processor
 
+        for given, flag in ((tokenizer_source, "--tokenizer"), (max_length, "--max-length")):
+            if given is not None:
+                raise UsageError(f"{flag} is for text; this checkpoint reads {kind} files", f"drop {flag}")
         task = MEDIA_TASKS.get(kind, {}).get(task, task)
         tokenizer = load_processor(ckpt, ckpt.config().model_type)
     model = load_model(
