@@ -115,6 +115,10 @@ def test_vit_with_image_preprocessor(cli, tmp_path):
     assert d["parameters"]["embedding"] == 17 * 16  # position_embeddings; the patch projection is a conv
     assert d["parameters"]["total"] == sum(a.size for a in t.values())
     assert d["tokenizer"] is None
+    (folder / "preprocessor_config.json").write_text(json.dumps({"image_processor_type": "ViTImageProcessor", "resample": 3,
+                                                                 "crop_size": {"height": 24, "width": 24}}))
+    shown = " ".join(_table(cli, folder).split())
+    assert "image preprocessor" in shown and "resample=bicubic (3)" in shown and "crop_size" in shown
     assert any("cannot run model_type 'vit'" in n for n in d["notes"])
     out = _table(cli, folder)
     assert "image preprocessor" in out and "ViTImageProcessor" in out and "no (not supported yet)" in out

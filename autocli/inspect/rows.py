@@ -8,6 +8,8 @@ from autocli.results import InspectResult
 PREPROCESSOR_KEYS = ("size", "crop_size", "do_resize", "do_center_crop", "do_normalize", "image_mean", "image_std",
                      "resample", "rescale_factor", "patch_size", "sampling_rate", "feature_size", "num_mel_bins",
                      "padding_value", "return_attention_mask", "chunk_length")
+# PIL's resampling filters by the numbers image processors save
+RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 GENERATION_KEYS = ("max_length", "max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "num_beams",
                    "repetition_penalty", "bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 
@@ -108,7 +110,7 @@ def _config_rows(r: InspectResult) -> list[tuple[str, str]]:
     rows = []
     if r.preprocessor:
         pp = r.preprocessor
-        shown = ", ".join(f"{k}={pp['fields'][k]}" for k in PREPROCESSOR_KEYS if k in pp["fields"])
+        shown = ", ".join(f"{k}={_setting(k, pp['fields'][k])}" for k in PREPROCESSOR_KEYS if k in pp["fields"])
         rows.append((f"{pp['kind']} preprocessor", (pp["type"] or pp["file"]) + (f": {shown}" if shown else "")))
     if r.generation:
         shown = ", ".join(f"{k}={r.generation[k]}" for k in GENERATION_KEYS if k in r.generation)
@@ -116,6 +118,12 @@ def _config_rows(r: InspectResult) -> list[tuple[str, str]]:
     if r.task_specific_params:
         rows.append(("task_specific_params", ", ".join(r.task_specific_params)))
     return rows
+
+
+def _setting(key: str, value) -> str:
+    if key == "resample" and isinstance(value, int) and not isinstance(value, bool) and value in RESAMPLE_NAMES:
+        return f"{RESAMPLE_NAMES[value]} ({value})"
+    return str(value)
 
 
 def _show(v) -> str:
