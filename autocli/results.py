@@ -353,3 +353,66 @@ class Preprocessed:
     steps: list[str]  # the processor's steps, in order, with their settings
     input: dict  # what was decoded: an image's width, height and mode; a clip's samples and rate
     outputs: list[TensorStats]
+
+
+# ---- diff ----------------------------------------------------------------------------------------
+
+DIFF_SCHEMA = "autocli.diff/1"
+
+
+@dataclass
+class DiffSide:
+    checkpoint: str
+    source: str  # local | hub
+    commit: str | None
+
+
+@dataclass
+class Change:
+    """One value that differs: a config key, a tokenizer field, a generation or preprocessor setting."""
+
+    key: str
+    a: object  # None on the side that lacks the key
+    b: object
+
+
+@dataclass
+class TensorChange:
+    """Tensors that changed the same way, repeated layers collapsed as `inspect --tensors` shows them."""
+
+    change: str  # added | removed | reshaped | retyped | content
+    name: str
+    count: int
+    a: dict | None  # {"shape", "dtype"}; None when added
+    b: dict | None  # None when removed
+
+
+@dataclass
+class OutputsDiff:
+    task: str
+    inputs: int
+    max_abs_diff: float | None  # max |a - b| over the head's outputs (hidden states for base)
+    top1_agreement: float | None  # share of positions where the argmax agrees; None for base
+    mean_kl: float | None  # mean KL(a || b) of the softmaxed outputs; None for base
+    greedy_agreement: float | None = optional()  # LMs: share of greedy continuations that match token for token
+
+
+@dataclass
+class DiffResult:
+    a: DiffSide
+    b: DiffSide
+    identical: bool  # nothing below differs
+    hashed: bool  # tensor contents were compared (both local)
+    config: list[Change]
+    dtype: Change | None  # the config's (torch_)dtype, a note: it does not change the stored weights
+    architectures: Change | None
+    heads: Change | None  # the heads whose weights are present
+    tasks: list[Change]  # key: task, a/b: compat verdicts that differ
+    tensors: list[TensorChange]
+    ties: Change | None  # [tied name, the name it shares] pairs of each side
+    tokenizer: list[Change]
+    generation: list[Change]
+    preprocessor: list[Change]
+    outputs: OutputsDiff | None = optional()
+    failed: list[str] = field(default_factory=list)  # the gates that failed
+    schema: str = DIFF_SCHEMA

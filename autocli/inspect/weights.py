@@ -107,22 +107,23 @@ def _span(values: list[int]) -> str:
     return "{" + ",".join(map(str, vals)) + "}"
 
 
+def collapse(entries) -> list[tuple[str, tuple, int, list]]:
+    """(name, key, file) entries -> (collapsed name, key, count, names) per group of names that differ only in
+    their layer numbers and share `key`, in natural name order: layer.{0..11}.q.weight."""
+    groups: dict[tuple, list] = {}
+    for name, key, file in sorted(entries, key=lambda e: _natural(e[0])):
+        pattern = tuple("#" if p.isdigit() else p for p in name.split("."))
+        groups.setdefault((pattern, key), []).append((name, file))
+    out = []
+    for (pattern, key), members in groups.items():
+        numbers = [[int(p) for p in name.split(".") if p.isdigit()] for name, _ in members]
+        spans = iter(_span(list(c)) for c in zip(*numbers))
+        out.append((".".join(next(spans) if p == "#" else p for p in pattern), key, len(members), members))
+    return out
+
+
 def collapse_tensors(ckpt) -> list[TensorGroup]:
     """Tensors grouped by name with the layer numbers taken out, and by shape and dtype."""
-    groups: dict[tuple, dict] = {}
-    entries = sorted(((n, t, f) for f, h in ckpt.headers().items() for n, t in h.tensors.items()), key=lambda e: _natural(e[0]))
-    for name, t, file in entries:
-        parts = name.split(".")
-        pattern = tuple("#" if p.isdigit() else p for p in parts)
-        key = (pattern, t.dtype, t.shape)
-        g = groups.setdefault(key, {"numbers": [], "files": set(), "numel": t.numel})
-        g["numbers"].append([int(p) for p in parts if p.isdigit()])
-        g["files"].add(file)
-    out = []
-    for (pattern, dtype, shape), g in groups.items():
-        columns = list(zip(*g["numbers"])) if g["numbers"][0] else []
-        spans = iter(_span(list(c)) for c in columns)
-        name = ".".join(next(spans) if p == "#" else p for p in pattern)
-        count = len(g["numbers"])
-        out.append(TensorGroup(name, list(shape), dtype, count, count * g["numel"], sorted(g["files"])))
-    return out
+    entries = [(n, (t.dtype, t.shape, t.numel), f) for f, h in ckpt.headers().items() for n, t in h.tensors.items()]
+    return [TensorGroup(name, list(shape), dtype, count, count * numel, sorted({f for _, f in members}))
+            for name, (dtype, shape, numel), count, members in collapse(entries)]
