@@ -28,7 +28,7 @@ class Pooling(str, Enum):
     max = "max"
 
 
-@o.shared_options(tuple(n for n in o.MODEL_OPTIONS if n != "allow_random_head"))
+@o.shared_options(tuple(n for n in o.RECORD_OPTIONS if n != "allow_random_head"))
 def embed_cmd(
     model: o.Checkpoint,
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to embed ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,

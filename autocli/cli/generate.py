@@ -45,7 +45,7 @@ def default_format(prompts: int, logprobs: bool, tty: bool) -> GenFormat:
 
 
 SHARED = ("input_file", "jsonl", "batch_size", "device", "dtype", "allow_pickle", "tokenizer_source", *o.HUB_OPTIONS,
-          "json_flag", "quiet", "verbose")
+          "json_flag", "quiet", "verbose", *o.GOLDEN_OPTIONS)
 
 
 @o.shared_options(SHARED, batch_size=(o.BatchSize, BATCH_SIZE))
@@ -101,7 +101,7 @@ def generate_cmd(
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
-    _print(items, fmt, stats, lambda on_text, on_stats: generate(
+    _print(items, fmt, stats, shared, lambda on_text, on_stats: generate(
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,
         echo=echo, on_text=on_text, on_stats=on_stats))
 
@@ -194,15 +194,18 @@ def _show_config(ckpt, tokenizer, flags: dict, seq2seq: bool, task_params, fmt) 
     render.emit(settings, "table" if fmt in (GenFormat.text, GenFormat.table) else fmt.value)
 
 
-def _print(items, fmt: GenFormat, stats: bool, run) -> None:
-    """Run the generation and print each record as the format says; exit 7 when some prompts failed."""
+def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
+    """Run the generation and print each record as the format says; exit 6 when a record drifted from
+    --expect's golden run, else 7 when some prompts failed."""
     from autocli import render, render_generate as rg
     from autocli.tasks.generate import Generation
 
     stream = rg.OrderedStream([p.index for p in items]) if fmt == GenFormat.text else None
-    records = run(stream.text if stream else None, rg.generation_stats if stats else None)
+    records = shared.watch(run(stream.text if stream else None, rg.generation_stats if stats else None), rg.record)
     if fmt == GenFormat.table:  # its columns fit every record: printed at the end
-        render.finish(render.emit_records(records, "table", of=Generation), "prompts")
+        tally = render.emit_records(records, "table", of=Generation)
+        shared.check_golden()
+        render.finish(tally, "prompts")
         return
     tally, kept = render.Tally(), []
     for record in records:
@@ -219,6 +222,7 @@ def _print(items, fmt: GenFormat, stats: bool, run) -> None:
             kept.append(record)
     if fmt == GenFormat.json:
         rg.json_document(kept)
+    shared.check_golden()
     render.finish(tally, "prompts")
 
 

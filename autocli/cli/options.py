@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from autocli.golden import ATOL as GOLDEN_ATOL
 from autocli.tasks import BATCH_SIZE  # noqa: F401  (the commands' default, defined once)
 
 
@@ -159,6 +160,15 @@ def emit_records(records, fmt, json_flag: bool, of: type) -> None:
     render.finish(render.emit_records(records, output_format(fmt, json_flag), of))
 
 
+GOLDEN = "Golden outputs (exit 6 on drift)"
+Expect = Annotated[
+    Optional[Path],
+    typer.Option("--expect", metavar="GOLDEN.jsonl", rich_help_panel=GOLDEN,
+                 help="Compare the records with an earlier --format jsonl run of the same command: labels, spans, ids "
+                      "and texts exactly, scores within --atol, embeddings by cosine >= 1 - atol."),
+]
+Atol = Annotated[float, typer.Option("--atol", min=0.0, rich_help_panel=GOLDEN, help="Tolerance of --expect.")]
+
 AllowRandomHead = Annotated[
     bool,
     typer.Option(
@@ -190,11 +200,15 @@ SHARED = {
     "json_flag": (JsonFlag, False),
     "quiet": (Quiet, False),
     "verbose": (Verbose, False),
+    "expect": (Expect, None),
+    "atol": (Atol, GOLDEN_ATOL),
 }
 HUB_OPTIONS = ("revision", "offline", "cache_dir", "token")
 OUTPUT_OPTIONS = ("fmt", "json_flag", "quiet", "verbose")
 TEXT_OPTIONS = ("input_file", "jsonl", "max_length", "tokenizer_source", *HUB_OPTIONS, *OUTPUT_OPTIONS)
-MODEL_OPTIONS = tuple(SHARED)
+GOLDEN_OPTIONS = ("expect", "atol")
+MODEL_OPTIONS = tuple(n for n in SHARED if n not in GOLDEN_OPTIONS)
+RECORD_OPTIONS = MODEL_OPTIONS + GOLDEN_OPTIONS  # the commands whose records --expect can check
 
 
 @dataclass
@@ -218,6 +232,16 @@ class Shared:
     json_flag: bool = False
     quiet: bool = False
     verbose: bool = False
+    expect: Optional[Path] = None
+    atol: float = GOLDEN_ATOL
+
+    def __post_init__(self):
+        # read before anything loads: a bad golden file is a usage error, not a wasted model load
+        self.golden = None
+        if self.expect is not None:
+            from autocli import golden
+
+            self.golden = golden.Check(self.expect, golden.load(self.expect), self.atol)
 
     @property
     def hub(self) -> dict:
@@ -241,11 +265,24 @@ class Shared:
     def format(self, natural=Format.jsonl):
         return output_format(self.fmt, self.json_flag, natural)
 
+    def watch(self, records, as_data=None):
+        """The records, checked against --expect's golden run as they stream past (unchanged without it)."""
+        return records if self.golden is None else self.golden.watch(records, as_data)
+
+    def check_golden(self) -> None:
+        """After the output: exit 6 when a record drifted from --expect's golden run."""
+        if self.golden is not None:
+            self.golden.finish()
+
     def emit(self, records, of: type) -> None:
-        emit_records(records, self.fmt, self.json_flag, of)
+        from autocli import render
+
+        tally = render.emit_records(self.watch(records), output_format(self.fmt, self.json_flag), of)
+        self.check_golden()
+        render.finish(tally)
 
 
-def shared_options(names=MODEL_OPTIONS, **replace):
+def shared_options(names=RECORD_OPTIONS, **replace):
     """Command decorator: after the command's own parameters come the shared options `names` (an entry of
     `replace` gives one another (annotation, default)); the function receives them as one `shared: Shared`.
     Only the signature typer reads changes: the options stay plain typer options."""

@@ -43,7 +43,7 @@ def _read_context(path: Path) -> str:
         raise UsageError(f"--context-file is not valid UTF-8 (byte {e.start})", "convert the file to UTF-8") from None
 
 
-@o.shared_options(tuple(n for n in o.MODEL_OPTIONS if n != "max_length"))
+@o.shared_options(tuple(n for n in o.RECORD_OPTIONS if n != "max_length"))
 def qa_cmd(
     model: o.Checkpoint,
     question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question (also the default for every input).")] = None,
