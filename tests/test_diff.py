@@ -221,3 +221,22 @@ def test_no_torch_without_outputs(base):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.split() == ["0", "False", "False"], out.stdout + out.stderr
+
+
+# ---- the Hub: MODEL@rev1 MODEL@rev2, headers by range reads -----------------------------------------
+
+
+def test_two_revisions_of_a_7b_sized_sharded_hub_checkpoint(cli, hub, tmp_path):
+    from tests.fx_sparse import serve_llama_7b_revisions
+
+    commits = serve_llama_7b_revisions(hub, tmp_path)
+    res = cli(["diff", "org/llama-7b@v1", "org/llama-7b@v2", "--json"])
+    assert res.exit_code == 0, res.stderr
+    d = res.json()
+    assert _set(d) == ["config:rope_theta", "tensor:retyped:model.norm.weight"]
+    assert d["hashed"] is False and (d["a"]["commit"], d["b"]["commit"]) == (commits["v1"], commits["v2"])
+    assert d["a"]["source"] == "hub"
+    # headers only: a few KiB per shard (13 GB each side), no weight file in the cache's snapshots or blobs
+    assert 0 < hub.bytes_served(filename="model-00001-of-00002.safetensors") < 200_000
+    assert not list(hub.cache_dir.rglob("snapshots/*/*.safetensors"))
+    assert not [p for p in hub.cache_dir.rglob("*") if p.is_file() and p.stat().st_size > 1 << 20]
