@@ -81,7 +81,7 @@ def diff_cmd(
     if texts is not None:
         from autocli.diff.outputs import compare_outputs
 
-        result.outputs = compare_outputs(ckpts, texts, task, max_new_tokens, shared)
+        result.outputs = compare_outputs([a, b], ckpts, texts, task, max_new_tokens, shared)
     result.failed = gate_failures(result, max_kl, same_tokenizer, same_heads)
     render.emit(result, shared.format(o.Format.json))
     if result.failed:
