@@ -26,21 +26,13 @@ EPILOG = (
 )
 
 
-def _print_schema(value: bool) -> None:
-    if value:
-        import json
+def _schema() -> dict:
+    from autocli.diff.schema import SCHEMA
 
-        from autocli.diff.schema import SCHEMA
-
-        typer.echo(json.dumps(SCHEMA, indent=2))
-        raise typer.Exit()
+    return SCHEMA
 
 
-Schema = Annotated[
-    bool,
-    typer.Option("--schema", is_eager=True, callback=_print_schema, help="Print the JSON Schema of --format json and exit.",
-                 rich_help_panel=o.OUT),
-]
+Schema = o.schema_option(_schema)
 GATES = "Gates (exit 6)"
 OPTIONS = ("offline", "cache_dir", "token", "batch_size", "max_length", "device", "dtype", *o.OUTPUT_OPTIONS)
 

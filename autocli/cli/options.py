@@ -160,6 +160,20 @@ def emit_records(records, fmt, json_flag: bool, of: type) -> None:
     render.finish(render.emit_records(records, output_format(fmt, json_flag), of))
 
 
+def schema_option(schema):
+    """A `--schema` flag that prints the JSON Schema `schema()` returns (imported only when asked) and exits."""
+
+    def show(value: bool) -> None:
+        if value:
+            import json
+
+            typer.echo(json.dumps(schema(), indent=2))
+            raise typer.Exit()
+
+    return Annotated[bool, typer.Option("--schema", is_eager=True, callback=show, rich_help_panel=OUT,
+                                        help="Print the JSON Schema of --format json and exit.")]
+
+
 GOLDEN = "Golden outputs (exit 6 on drift)"
 Expect = Annotated[
     Optional[Path],
