@@ -18,7 +18,7 @@ from autocli import __version__, errors
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 internal error · 2 usage · 3 checkpoint not reachable · "
-    "4 invalid or unsafe checkpoint · 5 unsupported · 6 compat requirement failed · "
+    "4 invalid or unsafe checkpoint · 5 unsupported · 6 a CI condition failed (compat --require, diff gates, --expect) · "
     "7 some batch inputs failed"
 )
 
