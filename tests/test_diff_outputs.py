@@ -84,3 +84,28 @@ def test_max_kl_gate(script, classifier, tmp_path):
 def test_base_compares_hidden_states_only(cli, classifier):
     o = cli(["diff", classifier, classifier, "--outputs", "x", "--task", "base", "--json"]).json()["outputs"]
     assert o == {"task": "base", "inputs": 1, "max_abs_diff": 0.0, "top1_agreement": None, "mean_kl": None}
+
+
+def test_encoder_decoder_teacher_forced_on_the_input_shifted_right(cli, seq2seq_root, tmp_path):
+    """T5: the decoder reads the input shifted right (transformers' loss with labels = input); KL and top-1 over
+    those positions equal transformers' on the same ids."""
+    import torch
+    from tokenizers import Tokenizer
+
+    from tests.fx_seq2seq import build_seq2seq, seq2seq_oracle
+
+    model = build_seq2seq(seq2seq_root, "t5", "seq2seq-lm")
+    other = perturbed(model, tmp_path, "decoder.block.0.layer.2.DenseReluDense.wi.weight", 3.0)
+    o = cli(["diff", model, other, "--outputs", "hello there", "--max-new-tokens", "4", "--json"]).json()["outputs"]
+    ids = torch.tensor([Tokenizer.from_file(str(model / "tokenizer.json")).encode("hello there").ids])
+    ref = []
+    for folder in (model, other):
+        m = seq2seq_oracle(folder, "t5", "seq2seq-lm")
+        with torch.no_grad():
+            ref.append(m(input_ids=ids, decoder_input_ids=m._shift_right(ids)).logits[0].double())
+    a, b = ref
+    kl = float((a.softmax(-1) * (a.log_softmax(-1) - b.log_softmax(-1))).sum(-1).mean())
+    assert o["task"] == "seq2seq-lm" and o["max_abs_diff"] == pytest.approx(float((a - b).abs().max()), abs=1e-3)
+    assert o["mean_kl"] == pytest.approx(kl, rel=1e-3) and kl > 0
+    assert o["top1_agreement"] == pytest.approx(float((a.argmax(-1) == b.argmax(-1)).double().mean()))
+    assert 0.0 <= o["greedy_agreement"] <= 1.0
