@@ -136,3 +136,35 @@ def test_a_bad_golden_file_is_a_usage_error_before_loading(cli, tmp_path, conten
 def test_every_record_command_takes_expect(cli, command):
     res = cli([command, "--help"], env={"COLUMNS": "200"})
     assert "--expect" in res.stdout and "--atol" in res.stdout
+
+
+def _nudge_first_score(value) -> bool:
+    """Add 0.01 to the first "score" found in a record (depth first); True when one was found."""
+    if isinstance(value, dict):
+        if isinstance(value.get("score"), float):
+            value["score"] += 0.01
+            return True
+        return any(_nudge_first_score(v) for v in value.values())
+    return isinstance(value, list) and any(_nudge_first_score(v) for v in value)
+
+
+@pytest.mark.parametrize("task, args", [
+    ("token-classification", ["tag", "Ada Lovelace went to Paris", "--ignore-labels", ""]),
+    ("question-answering", ["qa", "--question", "Who went?", "--context", "Ada went to Paris."]),
+    ("masked-lm", ["fill-mask", "The quick [MASK] fox jumps."]),
+    ("multiple-choice", ["choose", "--question", "She opened the fridge and", "--choice", "took milk.", "--choice", "flew."]),
+])
+def test_each_record_type_passes_unchanged_and_drifts_by_a_score(cli, tmp_path_factory, tmp_path, task, args):
+    model = build_checkpoint(tmp_path_factory.getbasetemp() / "golden_tasks", "bert", task)
+    command = [args[0], model, *args[1:], "--format", "jsonl"]
+    first = cli(command)
+    assert first.exit_code == 0, first.stderr
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(first.stdout)
+    same = cli([*command, "--expect", golden])
+    assert same.exit_code == 0 and same.stdout == first.stdout, same.stderr
+    records = [json.loads(line) for line in first.stdout.splitlines()]
+    assert _nudge_first_score(records)
+    golden.write_text("".join(json.dumps(r) + "\n" for r in records))
+    res = cli([*command, "--expect", golden])
+    assert res.exit_code == 6 and "score" in res.stderr.splitlines()[0], res.stderr
