@@ -375,3 +375,4 @@ def decoded_line(rec) -> str:
 # The report commands' tables (inspect, compat, download, env), registered by result type.
 from autocli import render_reports  # noqa: E402,F401
 from autocli import render_diff  # noqa: E402,F401
+from autocli import render_eval  # noqa: E402,F401

@@ -416,3 +416,43 @@ class DiffResult:
     outputs: OutputsDiff | None = optional()
     failed: list[str] = field(default_factory=list)  # the gates that failed
     schema: str = DIFF_SCHEMA
+
+
+# ---- eval ----------------------------------------------------------------------------------------
+
+EVAL_SCHEMA = "autocli.eval/1"
+
+
+@dataclass
+class LabelMetrics:
+    label: str  # a class label, or an entity type
+    precision: float
+    recall: float
+    f1: float
+    support: int  # gold examples (entities) of this label
+
+
+@dataclass
+class BoundCheck:
+    metric: str
+    bound: str  # "min" (the value must be at least limit) or "max" (at most)
+    limit: float
+    value: float | None
+    passed: bool
+
+
+@dataclass
+class EvalReport:
+    task: str
+    model: str
+    data: str
+    metrics: dict  # name -> value: what --min and --max compare
+    examples: int  # rows read: scored ones and failed ones
+    failed: int  # rows that could not be scored, each in `errors`
+    errors: list[ErrorRecord]
+    bounds: list[BoundCheck]
+    passed: bool  # every bound holds
+    details: dict = field(default_factory=dict)  # how it was measured: tokens, windows, settings
+    per_label: list[LabelMetrics] | None = optional()
+    confusion: dict | None = optional()  # {"labels": [...], "matrix": [[count of gold row, predicted column]]}
+    schema: str = EVAL_SCHEMA

@@ -66,6 +66,7 @@ from autocli.cli import download as _download  # noqa: E402
 from autocli.cli import env as _env  # noqa: E402
 from autocli.cli import preprocess as _preprocess  # noqa: E402
 from autocli.cli import diff as _diff  # noqa: E402
+from autocli.cli import eval as _eval  # noqa: E402
 
 
 def _register(name: str, module) -> None:
@@ -80,7 +81,7 @@ for _name, _module in (
     ("inspect", _inspect), ("tokenize", _tokenize), ("preprocess", _preprocess), ("completion", _completion), ("compat", _compat),
     ("classify", _classify), ("tag", _tag), ("qa", _qa), ("fill-mask", _fill_mask), ("embed", _embed),
     ("choose", _choose), ("generate", _generate), ("download", _download), ("env", _env),
-    ("diff", _diff),
+    ("diff", _diff), ("eval", _eval),
 ):
     _register(_name, _module)
 

@@ -1,0 +1,81 @@
+"""`autocli eval`: a checkpoint scored on a labelled data file: losses as transformers computes them with
+labels, and the task's metrics as their reference implementations define them.
+
+One module per task family: lm (causal LM loss, perplexity, bits per byte), classification (sequence
+classification), tagging (entity-level token classification). Each gives METRICS (the names --min and
+--max may use) and evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files,
+losses.py holds the losses, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from autocli.errors import UsageError
+
+# task -> the module that evaluates it
+MODULES = {
+    "causal-lm": "lm",
+    "sequence-classification": "classification",
+    "token-classification": "tagging",
+}
+
+
+@dataclass
+class EvalOptions:
+    batch_size: int
+    max_length: int | None = None  # tokens per forward row; None = the model's limit
+    stride: int | None = None  # causal LM: how far each window moves; None = half the window
+    limit: int | None = None  # the first N rows (lines of a plain text file)
+    quiet: bool = False
+
+
+@dataclass
+class Outcome:
+    metrics: dict  # name -> value
+    examples: int  # rows read, failed ones included
+    errors: list  # ErrorRecords of the rows that could not be scored
+    details: dict = field(default_factory=dict)
+    predictions: list = field(default_factory=list)  # one dict per example (or window), for --predictions
+    per_label: list | None = None
+    confusion: dict | None = None
+
+
+def module_for(task: str):
+    name = MODULES.get(task)
+    if name is None:
+        raise UsageError(f"autocli eval does not evaluate {task} checkpoints",
+                         f"give --task, one of: {', '.join(MODULES)}")
+    return importlib.import_module(f"autocli.evaluate.{name}")
+
+
+def metrics_of(task: str) -> tuple[str, ...]:
+    return module_for(task).METRICS
+
+
+def report(outcome: Outcome, task: str, model: str, data: str, bounds: list):
+    """The EvalReport of one run: the outcome, and each --min/--max bound checked against its metrics."""
+    from autocli.evaluate.bounds import check
+    from autocli.results import EvalReport
+
+    checks = check(bounds, outcome.metrics)
+    return EvalReport(task, model, data, outcome.metrics, outcome.examples, len(outcome.errors), outcome.errors, checks,
+                      all(c.passed for c in checks), outcome.details, outcome.per_label, outcome.confusion)
+
+
+def finish(rep, quiet: bool = False) -> None:
+    """After the report is printed: exit 6 when a bound failed, else 7 when some rows could not be scored."""
+    from autocli.errors import BatchIncomplete, RequirementFailed
+
+    failed = [c for c in rep.bounds if not c.passed]
+    if failed:
+        said = "; ".join(f"{c.metric} = {_number(c.value)} is {'below' if c.bound == 'min' else 'above'} {c.limit:g}" for c in failed)
+        raise RequirementFailed(f"{len(failed)} of {len(rep.bounds)} bounds failed: {said}", "the report lists every bound with its value")
+    if rep.failed:
+        raise BatchIncomplete(f"{rep.failed} of {rep.examples} rows could not be scored",
+                              "each is in the report's errors; the metrics leave them out")
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
