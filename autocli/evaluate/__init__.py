@@ -67,14 +67,19 @@ def report(outcome: Outcome, task: str, model: str, data: str, bounds: list):
 def finish(rep, quiet: bool = False) -> None:
     """After the report is printed: exit 6 when a bound failed, else 7 when some rows could not be scored."""
     from autocli.errors import BatchIncomplete, RequirementFailed
+    from autocli.tasks.batching import WARN_MAX_INDICES, warn
 
+    if rep.failed:
+        first = rep.errors[0]
+        shown = ", ".join(str(e.index) for e in rep.errors[:WARN_MAX_INDICES]) + (", ..." if rep.failed > WARN_MAX_INDICES else "")
+        warn(f"{rep.failed} of {rep.examples} rows not scored (row {shown}); row {first.index}: {first.error['message']}", quiet)
     failed = [c for c in rep.bounds if not c.passed]
     if failed:
         said = "; ".join(f"{c.metric} = {_number(c.value)} is {'below' if c.bound == 'min' else 'above'} {c.limit:g}" for c in failed)
         raise RequirementFailed(f"{len(failed)} of {len(rep.bounds)} bounds failed: {said}", "the report lists every bound with its value")
     if rep.failed:
         raise BatchIncomplete(f"{rep.failed} of {rep.examples} rows could not be scored",
-                              "each is in the report's errors; the metrics leave them out")
+                              "the report's errors list each; the metrics leave them out")
 
 
 def _number(value) -> str:

@@ -13,12 +13,15 @@ import torch.nn.functional as F
 REGRESSION, SINGLE, MULTI = "regression", "single_label_classification", "multi_label_classification"
 
 
-def problem_type(config, num_labels: int) -> str:
-    """config.problem_type, or transformers' rule: one label is regression, else single-label (integer labels)."""
+def problem_type(config, num_labels: int, label_lists: bool = False) -> str:
+    """config.problem_type, or transformers' rule: one label is regression; else integer labels are
+    single-label and multi-hot ones (here: labels given as lists) multi-label."""
     given = config.raw.get("problem_type")
     if given in (REGRESSION, SINGLE, MULTI):
         return given
-    return REGRESSION if num_labels == 1 else SINGLE
+    if num_labels == 1:
+        return REGRESSION
+    return MULTI if label_lists else SINGLE
 
 
 def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
