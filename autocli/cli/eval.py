@@ -17,6 +17,8 @@ EPILOG = (
     "                            macro_f1, micro_f1, per-label precision/recall, confusion matrix\n\n"
     "  token-classification      JSONL {\"tokens\": [...], \"tags\": [...]} or CoNLL (.conll): entity precision, recall,\n"
     "                            f1 (seqeval's default mode) and strict_* (IOB2), per entity type\n\n"
+    "  question-answering        JSONL {\"question\", \"context\", \"answers\": {\"text\": [...], \"answer_start\": [...]}}:\n"
+    "                            exact_match, f1 (SQuAD, 0-100); --allow-impossible: has_ans_* and no_ans_* (v2.0)\n\n"
     "A row that cannot be scored is counted and reported (exit 7 when every bound holds); a bound that fails exits 6, "
     "and the JSON lists the bounds with their values.\n\n"
     "Examples:\n\n"
@@ -40,6 +42,7 @@ def eval_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Seeds torch (e.g. a random head under --allow-random-head).")] = 0,
     predictions: Annotated[Optional[Path], typer.Option("--predictions", metavar="FILE", help="Write one JSON line per example (causal LM: per window).")] = None,
     stride: Annotated[Optional[int], typer.Option("--stride", min=1, help="Causal LM: tokens each window moves on (default: half the window).")] = None,
+    allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="QA: rows without a gold answer are unanswerable questions (SQuAD v2.0).")] = False,
     *,
     shared: o.Shared,
 ) -> None:
@@ -58,7 +61,7 @@ def eval_cmd(
 
     torch.manual_seed(seed)
     _, tokenizer, loaded = shared.load(model, task_name)
-    options = evaluate.EvalOptions(shared.batch_size, shared.max_length, stride, limit, shared.quiet)
+    options = evaluate.EvalOptions(shared.batch_size, shared.max_length, stride, limit, shared.quiet, allow_impossible)
     outcome = evaluate.module_for(task_name).evaluate(loaded, tokenizer, data, options)
     if predictions is not None:
         write_predictions(predictions, outcome.predictions)

@@ -2,7 +2,7 @@
 labels, and the task's metrics as their reference implementations define them.
 
 One module per task family: lm (causal LM loss, perplexity, bits per byte), classification (sequence
-classification), tagging (entity-level token classification). Each gives METRICS (the names --min and
+classification), tagging (entity-level token classification), squad (extractive QA). Each gives METRICS (the names --min and
 --max may use) and evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files,
 losses.py holds the losses, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
 """
@@ -19,6 +19,7 @@ MODULES = {
     "causal-lm": "lm",
     "sequence-classification": "classification",
     "token-classification": "tagging",
+    "question-answering": "squad",
 }
 
 
@@ -29,6 +30,7 @@ class EvalOptions:
     stride: int | None = None  # causal LM: how far each window moves; None = half the window
     limit: int | None = None  # the first N rows (lines of a plain text file)
     quiet: bool = False
+    allow_impossible: bool = False  # QA: a row may have no answer (SQuAD v2.0)
 
 
 @dataclass

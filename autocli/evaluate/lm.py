@@ -50,8 +50,10 @@ def strided_windows(n: int, size: int, stride: int) -> list[Window]:
 
 
 def settings(model, tokenizer, options: EvalOptions) -> tuple[int, int]:
-    """(window size, stride): --max-length capped at the model's positions, --stride (default: half of it)."""
-    size = row_limit(model, tokenizer, options.max_length)
+    """(window size, stride): --max-length capped at the model's positions (the tokenizer's model_max_length
+    only when the model names none: a stream is cut into windows, never truncated), --stride (default: half)."""
+    positions = model.max_positions or model.config.get("context_length")
+    size = row_limit(model, tokenizer, options.max_length) if positions is None else min(options.max_length or positions, positions)
     if size is None:
         raise UsageError("the model names no length limit", "give --max-length N")
     if size < 2:

