@@ -19,6 +19,7 @@ EPILOG = (
     "                            f1 (seqeval's default mode) and strict_* (IOB2), per entity type\n\n"
     "  question-answering        JSONL {\"question\", \"context\", \"answers\": {\"text\": [...], \"answer_start\": [...]}}:\n"
     "                            exact_match, f1 (SQuAD, 0-100); --allow-impossible: has_ans_* and no_ans_* (v2.0)\n\n"
+    "  multiple-choice           JSONL {\"question\", \"choices\": [...], \"label\": position or text}: loss, accuracy\n\n"
     "A row that cannot be scored is counted and reported (exit 7 when every bound holds); a bound that fails exits 6, "
     "and the JSON lists the bounds with their values.\n\n"
     "Examples:\n\n"

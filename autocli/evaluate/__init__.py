@@ -2,7 +2,8 @@
 labels, and the task's metrics as their reference implementations define them.
 
 One module per task family: lm (causal LM loss, perplexity, bits per byte), classification (sequence
-classification), tagging (entity-level token classification), squad (extractive QA). Each gives METRICS (the names --min and
+classification), tagging (entity-level token classification), squad (extractive QA), choice
+(multiple choice). Each gives METRICS (the names --min and
 --max may use) and evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files,
 losses.py holds the losses, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
 """
@@ -20,6 +21,7 @@ MODULES = {
     "sequence-classification": "classification",
     "token-classification": "tagging",
     "question-answering": "squad",
+    "multiple-choice": "choice",
 }
 
 
