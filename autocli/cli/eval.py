@@ -13,6 +13,7 @@ EPILOG = (
     "Tasks and data (the task comes from the checkpoint's architectures unless --task):\n\n"
     "  causal-lm                 a plain text file (one stream), or JSONL {\"text\"} (rows joined with a blank line):\n"
     "                            loss, perplexity, bits_per_byte, with transformers' strided window (--max-length, --stride)\n\n"
+    "  seq2seq-lm                JSONL {\"source\", \"target\"}: loss, perplexity (teacher forcing, every target token)\n\n"
     "  sequence-classification   JSONL {\"text\", \"text_pair\"?, \"label\"} or CSV/TSV with a header: loss, accuracy,\n"
     "                            macro_f1, micro_f1, per-label precision/recall, confusion matrix\n\n"
     "  token-classification      JSONL {\"tokens\": [...], \"tags\": [...]} or CoNLL (.conll): entity precision, recall,\n"

@@ -1,11 +1,11 @@
 """`autocli eval`: a checkpoint scored on a labelled data file: losses as transformers computes them with
 labels, and the task's metrics as their reference implementations define them.
 
-One module per task family: lm (causal LM loss, perplexity, bits per byte), classification (sequence
-classification), tagging (entity-level token classification), squad (extractive QA), choice
-(multiple choice). Each gives METRICS (the names --min and
---max may use) and evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files,
-losses.py holds the losses, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
+One module per task family: lm (causal LM loss, perplexity, bits per byte), seq2seq (teacher-forced loss),
+classification (sequence classification), tagging (entity-level token classification), squad (extractive
+QA), choice (multiple choice). Each gives METRICS (the names --min and --max may use) and
+evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files, losses.py holds the losses,
+scores.py precision/recall/F1, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ MODULES = {
     "token-classification": "tagging",
     "question-answering": "squad",
     "multiple-choice": "choice",
+    "seq2seq-lm": "seq2seq",
 }
 
 
