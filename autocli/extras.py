@@ -15,6 +15,7 @@ from autocli.errors import Unsupported
 EXTRAS = {
     "vision": "reading images",
     "audio": "reading and resampling audio",
+    "eval": "chrF",
 }
 
 

@@ -21,6 +21,8 @@ EPILOG = (
     "  question-answering        JSONL {\"question\", \"context\", \"answers\": {\"text\": [...], \"answer_start\": [...]}}:\n"
     "                            exact_match, f1 (SQuAD, 0-100); --allow-impossible: has_ans_* and no_ans_* (v2.0)\n\n"
     "  multiple-choice           JSONL {\"question\", \"choices\": [...], \"label\": position or text}: loss, accuracy\n\n"
+    "  generation (--task)       JSONL {\"prompt\" (causal LM) or \"source\" (encoder-decoder), \"reference\"}: exact_match,\n"
+    "                            chrf (sacrebleu: pip install 'autocli[eval]'), with the checkpoint's generation settings\n\n"
     "A row that cannot be scored is counted and reported (exit 7 when every bound holds); a bound that fails exits 6, "
     "and the JSON lists the bounds with their values.\n\n"
     "Examples:\n\n"
@@ -41,9 +43,10 @@ def eval_cmd(
     min_: Annotated[Optional[list[str]], typer.Option("--min", metavar="METRIC=VALUE", help="Fail (exit 6) when METRIC is below VALUE; repeatable.")] = None,
     max_: Annotated[Optional[list[str]], typer.Option("--max", metavar="METRIC=VALUE", help="Fail (exit 6) when METRIC is above VALUE; repeatable.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Evaluate the first N rows (lines of a plain text file).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seeds torch (e.g. a random head under --allow-random-head).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds torch: generation's sampling (when the checkpoint samples), a random head under --allow-random-head.")] = 0,
     predictions: Annotated[Optional[Path], typer.Option("--predictions", metavar="FILE", help="Write one JSON line per example (causal LM: per window).")] = None,
     stride: Annotated[Optional[int], typer.Option("--stride", min=1, help="Causal LM: tokens each window moves on (default: half the window).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Generation: new tokens per prompt at most (default: the checkpoint's, as generate).")] = None,
     allow_impossible: Annotated[bool, typer.Option("--allow-impossible", help="QA: rows without a gold answer are unanswerable questions (SQuAD v2.0).")] = False,
     *,
     shared: o.Shared,
@@ -62,9 +65,17 @@ def eval_cmd(
     import torch
 
     torch.manual_seed(seed)
-    _, tokenizer, loaded = shared.load(model, task_name)
-    options = evaluate.EvalOptions(shared.batch_size, shared.max_length, stride, limit, shared.quiet, allow_impossible)
-    outcome = evaluate.module_for(task_name).evaluate(loaded, tokenizer, data, options)
+    runner = evaluate.module_for(task_name)
+    load_task = task_name
+    if task_name == "generation":
+        from autocli.tasks import resolve
+
+        runner.chrf_module()  # the optional extra, before the model loads
+        load_task = runner.model_task(resolve(model, **shared.hub).config())
+    ckpt, tokenizer, loaded = shared.load(model, load_task)
+    options = evaluate.EvalOptions(shared.batch_size, shared.max_length, stride, limit, shared.quiet, allow_impossible, seed, ckpt,
+                                   max_new_tokens)
+    outcome = runner.evaluate(loaded, tokenizer, data, options)
     if predictions is not None:
         write_predictions(predictions, outcome.predictions)
     report = evaluate.report(outcome, task_name, model, str(data), bounds)
@@ -80,7 +91,7 @@ def pick_task(model: str, task: str | None, shared: o.Shared) -> str:
     from autocli.errors import Unsupported, UsageError
 
     if task is not None:
-        name = registry.canonical_task(task)
+        name = "generation" if task.strip().lower() == "generation" else registry.canonical_task(task)
         if name not in evaluate.MODULES:
             raise UsageError(f"--task {task!r} is not a task autocli eval runs", f"use one of: {', '.join(evaluate.MODULES)}")
         return name

@@ -3,7 +3,7 @@ labels, and the task's metrics as their reference implementations define them.
 
 One module per task family: lm (causal LM loss, perplexity, bits per byte), seq2seq (teacher-forced loss),
 classification (sequence classification), tagging (entity-level token classification), squad (extractive
-QA), choice (multiple choice). Each gives METRICS (the names --min and --max may use) and
+QA), choice (multiple choice), generation (exact match and chrF of generated text). Each gives METRICS (the names --min and --max may use) and
 evaluate(model, tokenizer, path, options) -> Outcome. data.py reads the files, losses.py holds the losses,
 scores.py precision/recall/F1, bounds.py the --min/--max conditions. Nothing here imports torch at import time.
 """
@@ -23,6 +23,7 @@ MODULES = {
     "question-answering": "squad",
     "multiple-choice": "choice",
     "seq2seq-lm": "seq2seq",
+    "generation": "generation",  # eval's own task: the LM head generates, its text is scored
 }
 
 
@@ -34,6 +35,9 @@ class EvalOptions:
     limit: int | None = None  # the first N rows (lines of a plain text file)
     quiet: bool = False
     allow_impossible: bool = False  # QA: a row may have no answer (SQuAD v2.0)
+    seed: int | None = None  # generation: seeds sampling, when the checkpoint's settings sample
+    ckpt: object = None  # the resolved checkpoint (generation reads its generation_config.json)
+    max_new_tokens: int | None = None  # generation: None = the checkpoint's setting
 
 
 @dataclass
