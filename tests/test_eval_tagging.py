@@ -41,6 +41,11 @@ def test_entities_equal_seqeval(seed):
         assert strict_entities(tags, scheme.__name__) == {(e.tag, e.start, e.end) for e in ents}
 
 
+def _write(path, rows):
+    path.write_text("".join(json.dumps({"tokens": w, "tags": t}) + "\n" for w, t in rows))
+    return path
+
+
 def _oracle(folder, rows):
     """transformers: words encoded pre-split, labels on first sub-words -> (loss, word-level predictions)."""
     import torch
@@ -71,8 +76,7 @@ def test_metrics_and_loss_equal_references(cli, tiny_root, tmp_path):
 
     folder = build_checkpoint(tiny_root, "bert", "token-classification", **LABELS)
     rows = _sequences(30, seed=1)
-    data = tmp_path / "dev.jsonl"
-    data.write_text("".join(json.dumps({"tokens": w, "tags": t}) + "\n" for w, t in rows))
+    data = _write(tmp_path / "dev.jsonl", rows)
     preds = tmp_path / "preds.jsonl"
     res = cli(["eval", folder, data, "-f", "json", "-q", "--predictions", preds])
     assert res.exit_code == 0, res.stderr
@@ -100,8 +104,7 @@ def test_metrics_and_loss_equal_references(cli, tiny_root, tmp_path):
 def test_conll_equals_jsonl_and_bad_rows(cli, tiny_root, tmp_path):
     folder = build_checkpoint(tiny_root, "bert", "token-classification", **LABELS)
     rows = _sequences(8, seed=2)
-    jsonl = tmp_path / "d.jsonl"
-    jsonl.write_text("".join(json.dumps({"tokens": w, "tags": t}) + "\n" for w, t in rows))
+    jsonl = _write(tmp_path / "d.jsonl", rows)
     conll = tmp_path / "d.conll"
     conll.write_text("-DOCSTART- -X- O O\n\n" + "\n\n".join("\n".join(f"{w} NNP {t}" for w, t in zip(*r)) for r in rows) + "\n")
     a = cli(["eval", folder, jsonl, "-f", "json", "-q"]).json()

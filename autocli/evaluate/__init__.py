@@ -93,3 +93,32 @@ def finish(rep, quiet: bool = False) -> None:
 
 def _number(value) -> str:
     return "n/a" if value is None else f"{value:.6g}"
+
+
+def in_batches(model, lengths: list[int], options: EvalOptions, run) -> list:
+    """run(batch of row indices) -> one result per row, over length-sorted batches (at most --batch-size
+    rows and, on CPU, a bounded number of padded tokens), with a progress bar; results in row order."""
+    import torch
+
+    from autocli.tasks.batching import CPU_MAX_BATCH_TOKENS, Progress, plan
+
+    on_cpu = model.device.type == "cpu"
+    batches = plan(lengths, options.batch_size, CPU_MAX_BATCH_TOKENS if on_cpu else None)
+    bar = Progress("eval", enabled=not options.quiet)
+    bar.grow(len(lengths), len(batches))
+    out: list = [None] * len(lengths)
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                for i, res in zip(batch, run(batch)):
+                    out[i] = res
+                bar.advance(len(batch))
+    finally:
+        bar.close()
+    return out
+
+
+def nothing_scored(path, rows: int, errors: list) -> UsageError:
+    """The error when no row of the file could be scored: there are no metrics to report."""
+    first = f"row {errors[0].index}: {errors[0].error['message']}" if errors else None
+    return UsageError(f"none of the {rows} rows of {path} could be scored", first)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.results import ErrorRecord
 
@@ -44,7 +44,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     errors = [r for r in records if isinstance(r, ErrorRecord)]
     scored = [(items[n], r) for n, r in enumerate(records) if not isinstance(r, ErrorRecord)]
     if not scored:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     loss = sum(torch.nn.functional.cross_entropy(torch.tensor([c.logits[0] for c in rec.scores]), torch.tensor(it.fields["_target"])).item()
                for it, rec in scored) / len(scored)
     correct = [rec.choice == it.fields["_target"] for it, rec in scored]

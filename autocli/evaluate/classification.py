@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.evaluate.losses import MULTI, REGRESSION, classification_loss, problem_type
 from autocli.evaluate.scores import averages, per_label
@@ -40,7 +40,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     logits, kept = run_rows(model, tokenizer, items, options)  # (N, L)
     errors = [error_record(it.index, it.error) for it in items if it.error is not None]
     if not kept:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     labels = torch.tensor([it.fields["_target"] for it in kept])  # (N,) ids, (N, L) multi-hot or targets
     total, count = classification_loss(logits, labels, problem)
     metrics = {"loss": total / count}

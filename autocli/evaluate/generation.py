@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.results import ErrorRecord
 
@@ -52,7 +52,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     errors = [r for r in records if isinstance(r, ErrorRecord)]
     done = [(items[n], r.best.text) for n, r in enumerate(records) if not isinstance(r, ErrorRecord)]
     if not done:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     refs = [it.fields["reference"] for it, _ in done]
     outs = [text for _, text in done]
     exact = [o.strip() == r.strip() for o, r in zip(outs, refs)]

@@ -87,28 +87,18 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
 
 
 def window_nll(model, ids: list[int], wins: list[Window], options: EvalOptions) -> list[tuple[float, int]]:
-    """(sum of NLL, scored tokens) per window, windows run in batches of equal-length rows."""
-    import torch
-
-    from autocli.tasks.batching import CPU_MAX_BATCH_TOKENS, Progress, Row, pad, plan
+    """(sum of NLL, scored tokens) per window, windows run in batches."""
+    from autocli.evaluate import in_batches
+    from autocli.tasks.batching import Row, pad
 
     rows = [Row(ids[w.begin : w.end]) for w in wins]
-    on_cpu = model.device.type == "cpu"
-    batches = plan([len(r.ids) for r in rows], options.batch_size, CPU_MAX_BATCH_TOKENS if on_cpu else None)
-    bar = Progress("eval", enabled=not options.quiet)
-    bar.grow(len(rows), len(batches))
-    out: list = [None] * len(rows)
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                input_ids, mask, _ = pad([rows[i] for i in batch], 0, model.device)  # (B, T) each
-                picks = [(r, wins[i].first - wins[i].begin, wins[i].end - wins[i].begin) for r, i in enumerate(batch)]
-                for i, nll in zip(batch, scored_nll(model.module, input_ids, mask, picks)):
-                    out[i] = (nll.sum().item(), nll.numel())
-                bar.advance(len(batch))
-    finally:
-        bar.close()
-    return out
+
+    def run(batch):
+        input_ids, mask, _ = pad([rows[i] for i in batch], 0, model.device)  # (B, T) each
+        picks = [(r, wins[i].first - wins[i].begin, wins[i].end - wins[i].begin) for r, i in enumerate(batch)]
+        return [(nll.sum().item(), nll.numel()) for nll in scored_nll(model.module, input_ids, mask, picks)]
+
+    return in_batches(model, [len(r.ids) for r in rows], options, run)
 
 
 def scored_nll(module, input_ids, mask, picks: list[tuple[int, int, int]]) -> list:

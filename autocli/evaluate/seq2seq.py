@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.inputs import require
 from autocli.results import error_record
@@ -43,7 +42,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     warn_truncated(cut, limit, options.quiet, "row")
     errors = [error_record(it.index, it.error) for it in items if it.error is not None]
     if not pairs:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     sums = teacher_forced_nll(model, tokenizer, [(s, t) for _, s, t in pairs], options)
     total, count = sum(s for s, _ in sums), sum(n for _, n in sums)
     metrics = {"loss": total / count, "perplexity": math.exp(total / count) if total / count < 700 else math.inf}
@@ -54,27 +53,18 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
 
 def teacher_forced_nll(model, tokenizer, pairs: list, options: EvalOptions) -> list[tuple[float, int]]:
     """(sum of NLL, target tokens) per (source ids, target ids) pair, in length-sorted batches."""
-    import torch
-
+    from autocli.evaluate import in_batches
     from autocli.evaluate.losses import token_nll
-    from autocli.tasks.batching import Progress, Row, pad, plan
+    from autocli.tasks.batching import Row, pad
 
     module, pad_id = model.module, tokenizer.pad_id
-    batches = plan([len(s) + len(t) for s, t in pairs], options.batch_size)
-    bar = Progress("eval", enabled=not options.quiet)
-    bar.grow(len(pairs), len(batches))
-    out: list = [None] * len(pairs)
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                src, src_mask, _ = pad([Row(pairs[i][0]) for i in batch], pad_id, model.device)  # (B, S)
-                labels, label_mask, _ = pad([Row(pairs[i][1]) for i in batch], pad_id, model.device)  # (B, T)
-                h = module.full_decode(src, src_mask, module.backbone.decoder_inputs(labels))  # (B, T, H)
-                keep = label_mask.bool()
-                nll = token_nll(module.logits(h[keep]), labels[keep])  # (N,) row after row
-                for i, part in zip(batch, nll.split(keep.sum(-1).tolist())):
-                    out[i] = (part.sum().item(), part.numel())
-                bar.advance(len(batch))
-    finally:
-        bar.close()
-    return out
+
+    def run(batch):
+        src, src_mask, _ = pad([Row(pairs[i][0]) for i in batch], pad_id, model.device)  # (B, S)
+        labels, label_mask, _ = pad([Row(pairs[i][1]) for i in batch], pad_id, model.device)  # (B, T)
+        h = module.full_decode(src, src_mask, module.backbone.decoder_inputs(labels))  # (B, T, H)
+        keep = label_mask.bool()
+        nll = token_nll(module.logits(h[keep]), labels[keep])  # (N,) row after row
+        return [(part.sum().item(), part.numel()) for part in nll.split(keep.sum(-1).tolist())]
+
+    return in_batches(model, [len(s) + len(t) for s, t in pairs], options, run)

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.inputs import require
 from autocli.results import ErrorRecord
@@ -78,7 +78,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     errors = [r for r in records if isinstance(r, ErrorRecord)]
     scored = [(items[n], r) for n, r in enumerate(records) if not isinstance(r, ErrorRecord)]
     if not scored:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     rows = []
     for item, rec in scored:
         golds = item.fields["answers"]["text"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocli.errors import UsageError
-from autocli.evaluate import EvalOptions, Outcome
+from autocli.evaluate import EvalOptions, Outcome, nothing_scored
 from autocli.evaluate.data import read_rows
 from autocli.evaluate.entities import default_entities, scheme_of, strict_entities, valid_for
 from autocli.evaluate.scores import per_label, prf
@@ -38,7 +38,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     outs, kept = run_rows(model, tokenizer, items, options)  # per row: (words, L) logits of first sub-words
     errors = [error_record(it.index, it.error) for it in items if it.error is not None]
     if not kept:
-        raise UsageError(f"none of the {len(items)} rows of {path} could be scored", errors[0].error["message"] if errors else None)
+        raise nothing_scored(path, len(items), errors)
     gold_ids = [it.fields["_ids"][: len(o)] for it, o in zip(kept, outs)]
     nll = token_nll(torch.cat(outs), torch.tensor([i for g in gold_ids for i in g]))  # (words,)
     gold = [[names[i] for i in g] for g in gold_ids]
