@@ -117,3 +117,14 @@ def test_text_that_is_not_utf8(cli, decoder_root, tmp_path):
     res = cli(["eval", folder, data])
     assert_one_line_error(res, 2)
     assert "UTF-8" in res.stderr
+
+
+def test_words_the_tokenizer_refuses(cli, tiny_root, tmp_path):
+    """A lone surrogate in a JSONL word makes the tokenizer fail: that row's error, the others scored."""
+    tags = ["O", "B-PER", "I-PER"]
+    folder = build_checkpoint(tiny_root, "bert", "token-classification", num_labels=3,
+                              id2label={str(i): t for i, t in enumerate(tags)}, label2id={t: i for i, t in enumerate(tags)})
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"tokens": ["Ada"], "tags": ["B-PER"]}\n{"tokens": ["x\\ud800"], "tags": ["O"]}\n{"tokens": ["ok"], "tags": ["O"]}\n')
+    rep = _report(cli(["eval", folder, data, "-f", "json"]), 7)
+    assert [e["index"] for e in rep["errors"]] == [1]

@@ -78,9 +78,13 @@ def run_rows(model, tokenizer, items: list, options: EvalOptions):
     from autocli.tasks.batching import Progress, Row, forward, warn_truncated
 
     limit = row_limit(model, tokenizer, options.max_length)
+    encs = encode_words(tokenizer, [it.fields["tokens"] for it in items if it.error is None], limit)
+    for it, enc in zip([it for it in items if it.error is None], encs):
+        if isinstance(enc, Exception):
+            it.error = enc
     todo = [it for it in items if it.error is None]
     firsts, rows, truncated = [], [], []
-    for it, enc in zip(todo, encode_words(tokenizer, [it.fields["tokens"] for it in todo], limit)):
+    for it, enc in zip(todo, [e for e in encs if not isinstance(e, Exception)]):
         first = first_subwords(enc.word_ids)
         if len(first) < len(it.fields["tokens"]):
             truncated.append(it.index)
@@ -96,11 +100,20 @@ def run_rows(model, tokenizer, items: list, options: EvalOptions):
 
 
 def encode_words(tokenizer, words: list[list[str]], limit: int | None) -> list:
-    """Pre-split words -> Encoded, with the special tokens, truncated to `limit` tokens."""
-    from autocli.tokenizer.wrapper import _encoded
+    """Pre-split words -> Encoded (with the special tokens, truncated to `limit` tokens), or the error of a
+    row the tokenizer refuses, in its place."""
+    from autocli.errors import AutocliError
 
-    tokenizer._set_truncation(limit, 0, False, True)
-    return [_encoded(e, with_overflow=False) for e in tokenizer.inner.encode_batch(words, is_pretokenized=True)]
+    try:
+        return tokenizer.encode_batch(words, max_length=limit, words=True) if words else []
+    except AutocliError:  # find the row that fails, keep the others
+        out = []
+        for row in words:
+            try:
+                out += tokenizer.encode_batch([row], max_length=limit, words=True)
+            except AutocliError as e:
+                out.append(e)
+        return out
 
 
 def first_subwords(word_ids: list) -> list[int]:

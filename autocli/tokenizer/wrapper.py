@@ -141,15 +141,17 @@ class Tokenizer:
             raise _encode_error(e, text, pair) from None
         return _encoded(enc)
 
-    def encode_batch(self, texts: list[str], pairs: list[str] | None = None, add_special_tokens: bool = True,
-                     max_length: int | None = None, stride: int = 0, truncation: bool = True) -> list[Encoded]:
-        """Many texts (or pairs) at once; tokenizers spreads them over threads."""
+    def encode_batch(self, texts: list, pairs: list[str] | None = None, add_special_tokens: bool = True,
+                     max_length: int | None = None, stride: int = 0, truncation: bool = True,
+                     words: bool = False) -> list[Encoded]:
+        """Many texts (or pairs) at once; tokenizers spreads them over threads. words: each text is a list
+        of words, already split (transformers' is_split_into_words)."""
         if pairs is not None and len(pairs) != len(texts):
             raise UsageError(f"{len(texts)} texts but {len(pairs)} pair texts")
         self._set_truncation(max_length if truncation else None, stride, pairs is not None, add_special_tokens)
         inputs = list(texts) if pairs is None else list(zip(texts, pairs))
         try:
-            encs = self.inner.encode_batch(inputs, add_special_tokens=add_special_tokens)
+            encs = self.inner.encode_batch(inputs, add_special_tokens=add_special_tokens, is_pretokenized=words)
         except Exception as e:
             raise _encode_error(e, *texts, *(pairs or [])) from None
         return [_encoded(e) for e in encs]
