@@ -95,7 +95,7 @@ def test_jsonl_rows_are_joined_and_bad_rows_reported(cli, decoder_root, tmp_path
     res = cli(["eval", folder, data, "-f", "json", "-q"])
     assert res.exit_code == 7, res.stderr
     rep = res.json()
-    assert rep["failed"] == 2 and [e["index"] for e in rep["errors"]] == [1, 3]
+    assert rep["examples"] == 4 and rep["failed"] == 2 and [e["index"] for e in rep["errors"]] == [1, 3]
     assert "rows could not be scored" in res.stderr
     same = cli(["eval", folder, plain, "-f", "json", "-q"]).json()
     assert same["metrics"] == rep["metrics"]  # the good rows, joined with a blank line

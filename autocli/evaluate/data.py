@@ -90,8 +90,8 @@ def _conll(path: Path, _sep: str) -> Iterator[Item]:
             tokens, tags, bad = [], [], None
 
 
-def read_text(path: Path, limit: int | None = None) -> tuple[str, list[Item]]:
-    """The text of a language-modelling file -> (the stream, the rows that could not be read).
+def read_text(path: Path, limit: int | None = None) -> tuple[str, int, list[Item]]:
+    """The text of a language-modelling file -> (the stream, rows read, the rows that could not be used).
 
     A plain text file is one stream, exactly as written (--limit N keeps its first N lines). A JSONL file's
     "text" fields are joined with a blank line between them ("\\n\\n", as transformers' perplexity example joins
@@ -105,7 +105,7 @@ def read_text(path: Path, limit: int | None = None) -> tuple[str, list[Item]]:
             raise UsageError(f"{path} is not UTF-8 (byte {e.start})", "convert the file to UTF-8") from None
         if limit is not None:
             text = "".join(text.splitlines(keepends=True)[:limit])
-        return text.removeprefix("\ufeff"), []
+        return text.removeprefix("\ufeff"), 1, []
     texts, bad = [], []
     for item in read_rows(path, limit):
         value = None if item.error else item.fields.get("text")
@@ -116,4 +116,4 @@ def read_text(path: Path, limit: int | None = None) -> tuple[str, list[Item]]:
             bad.append(item)
         else:
             texts.append(value)
-    return "\n\n".join(texts), bad
+    return "\n\n".join(texts), len(texts) + len(bad), bad

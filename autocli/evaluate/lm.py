@@ -66,7 +66,7 @@ def settings(model, tokenizer, options: EvalOptions) -> tuple[int, int]:
 
 
 def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
-    text, bad = read_text(path, options.limit)
+    text, rows, bad = read_text(path, options.limit)
     ids = tokenizer.encode(text, truncation=False).ids if text else []
     if len(ids) < 2:
         raise UsageError(f"{path} holds {len(ids)} token(s): perplexity needs at least 2", "give a longer text")
@@ -83,7 +83,7 @@ def evaluate(model, tokenizer, path: Path, options: EvalOptions) -> Outcome:
     predictions = [{"window": k, "begin": w.begin, "end": w.end, "scored": w.end - w.first, "loss": s / (w.end - w.first)}
                    for k, (w, (s, _)) in enumerate(zip(wins, sums))]
     errors = [error_record(item.index, item.error) for item in bad]
-    return Outcome(metrics, len(bad) + (1 if text else 0), errors, details, predictions)
+    return Outcome(metrics, rows, errors, details, predictions)
 
 
 def window_nll(model, ids: list[int], wins: list[Window], options: EvalOptions) -> list[tuple[float, int]]:
