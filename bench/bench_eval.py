@@ -4,7 +4,7 @@
                                [--stride 512] [--rounds 2] [--threads 2]
 
 Random GPT-2-shaped checkpoints are built once with transformers into bench/out/ (WordPiece tokenizer of the
-real all-MiniLM-L6-v2 checkpoint; the text is random words from its vocabulary, cut to --tokens tokens):
+real all-MiniLM-L6-v2 checkpoint; the text is random words from its vocabulary, at least --tokens tokens):
   gpt2-124m        GPT-2 small: 768 wide, 12 layers, vocab 50257, tied head
   gpt2-narrow      256 wide, 4 layers, vocab 50257: a model whose LM head is most of the compute
 Rows per case, interleaved in every round (the machine drifts) and the best round kept:
@@ -52,7 +52,7 @@ def build(name: str) -> Path:
 
 
 def corpus(folder: Path, tokens: int) -> Path:
-    """Random vocabulary words, one short line at a time, until the tokenizer gives `tokens` tokens."""
+    """Random vocabulary words in short lines, until the tokenizer gives at least `tokens` tokens."""
     path = OUT / f"eval-corpus-{tokens}.txt"
     if path.is_file():
         return path
@@ -63,14 +63,10 @@ def corpus(folder: Path, tokens: int) -> Path:
     tok.no_padding()
     words = [w for w in tok.get_vocab() if w.isalpha() and len(w) > 2]
     rng = random.Random(0)
-    lines, count = [], 0
-    while count < tokens:
-        line = " ".join(rng.choice(words) for _ in range(rng.randint(5, 15)))
-        lines.append(line)
-        count += len(tok.encode(line, add_special_tokens=False).ids) + 1
-    text = "\n".join(lines)
-    ids = tok.encode(text).ids[:tokens]
-    path.write_text(tok.decode(ids, skip_special_tokens=True), encoding="utf-8")
+    lines: list[str] = []
+    while not lines or len(tok.encode("\n".join(lines)).ids) < tokens:
+        lines += [" ".join(rng.choice(words) for _ in range(rng.randint(5, 15))) for _ in range(200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 

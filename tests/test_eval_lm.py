@@ -146,3 +146,14 @@ def test_missing_data_and_short_text(cli, decoder_root, tmp_path):
     res = cli(["eval", folder, tmp_path / "one.txt"])
     assert_one_line_error(res, 2)
     assert "at least 2" in res.stderr
+
+
+def test_window_defaults_to_positions_capped(cli, decoder_root, text_file, monkeypatch):
+    import autocli.evaluate.lm as lm
+
+    folder = build_decoder(decoder_root, "gpt2", "causal-lm")  # n_positions 96
+    rep = cli(["eval", folder, text_file, "-f", "json", "-q"]).json()
+    assert (rep["details"]["max_length"], rep["details"]["stride"]) == (96, 48)
+    assert cli(["eval", folder, text_file, "--max-length", 500, "-f", "json", "-q"]).json()["details"]["max_length"] == 96
+    monkeypatch.setattr(lm, "DEFAULT_WINDOW", 40)
+    assert cli(["eval", folder, text_file, "-f", "json", "-q"]).json()["details"]["max_length"] == 40

@@ -29,6 +29,9 @@ from autocli.tasks import row_limit
 METRICS = ("loss", "perplexity", "bits_per_byte")
 # Positions whose logits exist at once: (CHUNK, vocab) float32 (200 MB for a 50k vocab at 1024).
 CHUNK = 512
+# The default window when the model allows longer ones (a 128k-position model would otherwise attend over
+# the whole file at once); --max-length sets any length up to the positions.
+DEFAULT_WINDOW = 4096
 
 
 class Window(NamedTuple):
@@ -51,9 +54,13 @@ def strided_windows(n: int, size: int, stride: int) -> list[Window]:
 
 def settings(model, tokenizer, options: EvalOptions) -> tuple[int, int]:
     """(window size, stride): --max-length capped at the model's positions (the tokenizer's model_max_length
-    only when the model names none: a stream is cut into windows, never truncated), --stride (default: half)."""
+    only when the model names none: a stream is cut into windows, never truncated), by default the positions up
+    to DEFAULT_WINDOW; --stride (default: half the window)."""
     positions = model.max_positions or model.config.get("context_length")
-    size = row_limit(model, tokenizer, options.max_length) if positions is None else min(options.max_length or positions, positions)
+    if positions is None:
+        size = row_limit(model, tokenizer, options.max_length or DEFAULT_WINDOW)
+    else:
+        size = min(options.max_length or min(positions, DEFAULT_WINDOW), positions)
     if size is None:
         raise UsageError("the model names no length limit", "give --max-length N")
     if size < 2:
