@@ -20,6 +20,13 @@ def classifier(tiny_root):
     return build_checkpoint(tiny_root, "bert", "sequence-classification", **LABELS)
 
 
+@pytest.fixture
+def tagger(tiny_root):
+    tags = ["O", "B-PER", "I-PER"]
+    return build_checkpoint(tiny_root, "bert", "token-classification", num_labels=3,
+                            id2label={str(i): t for i, t in enumerate(tags)}, label2id={t: i for i, t in enumerate(tags)})
+
+
 def _report(res, code: int) -> dict:
     assert res.exit_code == code, (res.exit_code, res.stderr)
     assert "Traceback" not in res.stderr
@@ -63,10 +70,8 @@ def test_csv_ragged_rows_and_missing_header(cli, classifier, tmp_path):
     assert_one_line_error(cli(["eval", classifier, empty]), 2)
 
 
-def test_conll_without_tag_column(cli, tiny_root, tmp_path):
-    tags = ["O", "B-PER", "I-PER"]
-    folder = build_checkpoint(tiny_root, "bert", "token-classification", num_labels=3,
-                              id2label={str(i): t for i, t in enumerate(tags)}, label2id={t: i for i, t in enumerate(tags)})
+def test_conll_without_tag_column(cli, tagger, tmp_path):
+    folder = tagger
     data = tmp_path / "d.conll"
     data.write_text("Ada B-PER\nLovelace I-PER\n\nlonely\nword O\n\nfine O\n")
     rep = _report(cli(["eval", folder, data, "-f", "json"]), 7)
@@ -119,11 +124,9 @@ def test_text_that_is_not_utf8(cli, decoder_root, tmp_path):
     assert "UTF-8" in res.stderr
 
 
-def test_words_the_tokenizer_refuses(cli, tiny_root, tmp_path):
+def test_words_the_tokenizer_refuses(cli, tagger, tmp_path):
     """A lone surrogate in a JSONL word makes the tokenizer fail: that row's error, the others scored."""
-    tags = ["O", "B-PER", "I-PER"]
-    folder = build_checkpoint(tiny_root, "bert", "token-classification", num_labels=3,
-                              id2label={str(i): t for i, t in enumerate(tags)}, label2id={t: i for i, t in enumerate(tags)})
+    folder = tagger
     data = tmp_path / "d.jsonl"
     data.write_text('{"tokens": ["Ada"], "tags": ["B-PER"]}\n{"tokens": ["x\\ud800"], "tags": ["O"]}\n{"tokens": ["ok"], "tags": ["O"]}\n')
     rep = _report(cli(["eval", folder, data, "-f", "json"]), 7)
