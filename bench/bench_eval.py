@@ -100,6 +100,14 @@ def autocli_loss(loaded, tok, path: Path, size: int, stride: int) -> tuple[float
     return out.metrics["loss"], out.details["tokens"]
 
 
+def cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.machine())
+
+
 def timed(fn) -> tuple[float, tuple]:
     start = time.perf_counter()
     res = fn()
@@ -124,7 +132,7 @@ def main() -> None:
     from autocli.checkpoint import Checkpoint
 
     torch.set_num_threads(args.threads)
-    print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
+    print(f"CPU: {cpu_model()}, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
           f"transformers {transformers.__version__}, {args.threads} threads, load average {os.getloadavg()}")
     print(f"\n| case | tokens | window / stride | transformers s | autocli s | ratio | loss (both) |\n|---|---|---|---|---|---|---|")
     for case in args.cases.split(","):
