@@ -2,7 +2,7 @@
 
 The registry row (autocli.registry.FAMILIES) says which tasks a family has and everything about its key
 names (prefix, head keys, ties, renames); the family module (autocli/models/<module>.py) only the math:
-  Args.from_config(Config) -> Args      refuses config values it cannot honour (errors.Unsupported)
+  Args (a _args.ConfigArgs)             from_config(Config) reads it; refuses values it cannot honour
   HEADS: {task: Head}                   how to build each task's head modules and read its output
   build(Args, task) -> TaskModel        forward(input_ids, attention_mask, token_type_ids) -> task output
   sanitize(state, Args) -> state        real layout differences only (optional)
@@ -12,7 +12,6 @@ names (prefix, head keys, ties, renames); the family module (autocli/models/<mod
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from autocli import registry
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
+from autocli.models._args import check_types
 from autocli.models._weights import LoadReport, LoadSpec, empty_model, load_into, read_tensors
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -187,7 +187,7 @@ def _read_args(mod, config: Config):
         # goes, a list where an object goes) fails here, whatever check the family did not think of
         raise InvalidCheckpoint(f"{config.source}: a setting has the wrong type or value ({type(e).__name__}: {e})",
                                 "fix config.json") from e
-    check_args(args, config.source)
+    check_types(args, config.source)  # derived values too
     return args
 
 
@@ -203,24 +203,6 @@ def _renamed(fam: registry.Family, state: dict) -> dict:
 def _init_std(value) -> float:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
     return float(value) if ok else 0.02
-
-
-def check_args(args, source: str) -> None:
-    """Every Args field has the type its annotation says: a hostile config fails here, by name, not deep in torch."""
-    for f in dataclasses.fields(args):
-        value, kind = getattr(args, f.name), getattr(f.type, "__name__", str(f.type))
-        optional = kind.endswith(" | None")
-        kind = kind.removesuffix(" | None")
-        if value is None and optional or kind not in ("int", "float", "bool", "str"):
-            continue  # richer annotations are the family's own business
-        if kind == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif kind == "float":
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < float("inf")
-        else:
-            ok = isinstance(value, {"bool": bool, "str": str}[kind])
-        if not ok:
-            raise InvalidCheckpoint(f"{source}: {f.name} is {value!r}, not a valid {kind}", "fix config.json")
 
 
 def _name(ckpt) -> str:

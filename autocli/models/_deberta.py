@@ -12,7 +12,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._args import EncoderArgs, check_heads, read_float, read_int
+from autocli.models._args import EncoderArgs
 from autocli.models._encoder import SHARED_HEADS, AddNorm, Intermediate
 from autocli.models._heads import Predictions
 from autocli.models._layers import activation
@@ -23,47 +23,33 @@ PREFIX = "deberta"
 
 @dataclass
 class DebertaArgs(EncoderArgs):
-    embedding_size: int
-    position_biased_input: bool
-    relative_attention: bool
-    pos_att_type: tuple
-    max_relative_positions: int  # resolved: max_position_embeddings when the config says < 1
-    pooler_hidden_size: int
-    pooler_hidden_act: str
-    legacy: bool
-    tie_word_embeddings: bool
+    """The settings both versions read; each version redeclares the sizes with its own defaults."""
 
-    @staticmethod
-    def read(cfg: Config, vocab: int, hidden: int, layers: int, heads: int, inner: int) -> dict:
-        """The fields both versions read, with the version's defaults for the sizes."""
-        r = cfg.raw
-        hidden = read_int(r, "hidden_size", hidden)
-        heads = read_int(r, "num_attention_heads", heads)
-        check_heads(hidden, heads)
-        max_pos = read_int(r, "max_position_embeddings", 512)
-        max_rel = read_int(r, "max_relative_positions", -1, low=-(1 << 31))
-        return dict(
-            vocab_size=read_int(r, "vocab_size", vocab),
-            hidden_size=hidden,
-            num_hidden_layers=read_int(r, "num_hidden_layers", layers),
-            num_attention_heads=heads,
-            intermediate_size=read_int(r, "intermediate_size", inner),
-            hidden_act=r.get("hidden_act", "gelu"),
-            max_position_embeddings=max_pos,
-            type_vocab_size=read_int(r, "type_vocab_size", 0, low=0),
-            layer_norm_eps=read_float(r, "layer_norm_eps", 1e-7),
-            embedding_size=read_int(r, "embedding_size", hidden),
-            position_biased_input=bool(r.get("position_biased_input", True)),
-            relative_attention=bool(r.get("relative_attention", False)),
-            pos_att_type=pos_att_types(r.get("pos_att_type")),
-            max_relative_positions=max_rel if max_rel >= 1 else max_pos,  # < 1: as many as the absolute positions
-            pooler_hidden_size=read_int(r, "pooler_hidden_size", hidden),
-            pooler_hidden_act=r.get("pooler_hidden_act", "gelu"),
-            legacy=bool(r.get("legacy", True)),
-            # the new-style head always multiplies by the word embeddings, whatever tie_word_embeddings says
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", True)) or not r.get("legacy", True),
-            num_labels=cfg.num_labels,
-        )
+    hidden_act: str = "gelu"
+    type_vocab_size: int = 0
+    layer_norm_eps: float = 1e-7
+    embedding_size: int | None = None  # None: hidden_size
+    position_biased_input: bool = True
+    relative_attention: bool = False
+    pos_att_type: tuple | None = None  # a list, or an old "p2c|c2p" string
+    max_relative_positions: int = -1  # < 1: as many as the absolute positions
+    pooler_hidden_size: int | None = None  # None: hidden_size
+    pooler_hidden_act: str = "gelu"
+    legacy: bool = True
+    tie_word_embeddings: bool = True
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        self.positive("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                      "max_position_embeddings", "layer_norm_eps", "embedding_size", "pooler_hidden_size")
+        self.at_least(0, "type_vocab_size")
+        self.embedding_size = self.embedding_size or self.hidden_size
+        self.pooler_hidden_size = self.pooler_hidden_size or self.hidden_size
+        self.pos_att_type = pos_att_types(self.pos_att_type)
+        if self.max_relative_positions < 1:
+            self.max_relative_positions = self.max_position_embeddings
+        # the new-style head always multiplies by the word embeddings, whatever tie_word_embeddings says
+        self.tie_word_embeddings = self.tie_word_embeddings or not self.legacy
 
 
 def pos_att_types(value) -> tuple:

@@ -11,12 +11,37 @@ A backbone provides (autocli.models._task.TaskModel calls them):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from autocli.config import Config
+from autocli.errors import InvalidCheckpoint
+from autocli.models._args import ConfigArgs
 from autocli.models._attention import attend, causal_mask, merge_heads, padding_mask, split_heads
 from autocli.models._heads import ClassificationHead
 from autocli.models._task import Head, hidden_states, labels, linear_head
+
+
+@dataclass
+class Seq2SeqArgs(ConfigArgs):
+    """The token ids every encoder-decoder reads; a family redeclares the defaults. The decoder starts at
+    decoder_start_token_id, else at the token START names (T5: pad, BART: eos)."""
+
+    START = "pad_token_id"
+    pad_token_id: int = 0
+    eos_token_id: int | list = 1  # a list: the first one
+    decoder_start_token_id: int | None = None
+    num_labels: int = 2
+
+    def check(self, cfg: Config) -> None:
+        eos = self.eos_token_id
+        self.eos_token_id = eos = eos[0] if isinstance(eos, list) and eos else eos
+        if isinstance(eos, bool) or not isinstance(eos, int):
+            raise InvalidCheckpoint(f"{cfg.source}: eos_token_id is {eos!r}, not a token id", "fix config.json")
+        if self.decoder_start_token_id is None:
+            self.decoder_start_token_id = getattr(self, self.START)
 
 
 # --- decoder inputs and pooling --------------------------------------------------------------------

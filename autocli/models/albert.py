@@ -22,27 +22,26 @@ from autocli.models._layers import activation
 from autocli.models._task import Head, TaskModel, labels, linear_head, one
 
 PREFIX = "albert"
-DEFAULTS = dict(vocab_size=30000, hidden_size=4096, num_attention_heads=64, intermediate_size=16384, hidden_act="gelu_new")
 
 
 @dataclass
 class Args(EncoderArgs):
-    embedding_size: int
-    num_hidden_groups: int
-    inner_group_num: int
-    tie_word_embeddings: bool
+    vocab_size: int = 30000
+    hidden_size: int = 4096
+    num_attention_heads: int = 64
+    intermediate_size: int = 16384
+    hidden_act: str = "gelu_new"
+    embedding_size: int = 128
+    num_hidden_groups: int = 1
+    inner_group_num: int = 1
+    tie_word_embeddings: bool = True
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        a = cls(**EncoderArgs.common(cfg, **DEFAULTS), embedding_size=r.get("embedding_size", 128),
-                num_hidden_groups=r.get("num_hidden_groups", 1), inner_group_num=r.get("inner_group_num", 1),
-                tie_word_embeddings=r.get("tie_word_embeddings", True))
-        for name, top in (("num_hidden_groups", a.num_hidden_layers), ("inner_group_num", 4096)):
-            value = getattr(a, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        for name, top in (("num_hidden_groups", self.num_hidden_layers), ("inner_group_num", 4096)):
+            value = getattr(self, name)
+            if not 1 <= value <= top:
                 raise Unsupported(f"albert {name} = {value!r} must be an integer in 1..{top}", "the config is inconsistent")
-        return a
 
 
 # --- backbone ------------------------------------------------------------------------------------

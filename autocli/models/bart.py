@@ -20,10 +20,10 @@ import torch
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint
+from autocli.models._args import check_heads, key
 from autocli.models._decoder import activation
-from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, clamp_fp16, fold_embeddings, generated, seq2seq_heads,
-                                     shift_right)
+from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, Seq2SeqArgs, clamp_fp16, fold_embeddings, generated,
+                                     seq2seq_heads, shift_right)
 from autocli.models._task import Head, TaskModel
 
 PREFIX = "model"
@@ -31,57 +31,30 @@ POSITION_OFFSET = 2
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    d_model: int
-    encoder_layers: int
-    decoder_layers: int
-    encoder_attention_heads: int
-    decoder_attention_heads: int
-    encoder_ffn_dim: int
-    decoder_ffn_dim: int
-    activation_function: str
-    max_position_embeddings: int
-    scale_embedding: bool
-    pre_norm: bool  # mbart
-    num_labels: int
-    pad_token_id: int
-    eos_token_id: int
-    decoder_start_token_id: int
-    mbart_shift: bool  # mbart's full-forward decoder inputs start with the row's last token (its language id)
+class Args(Seq2SeqArgs):
+    START = "eos_token_id"
+    pad_token_id: int = 1
+    eos_token_id: int | list = 2
+    vocab_size: int = 50265
+    d_model: int = 1024
+    encoder_layers: int = 12
+    decoder_layers: int = 12
+    encoder_attention_heads: int = 16
+    decoder_attention_heads: int = 16
+    encoder_ffn_dim: int = 4096
+    decoder_ffn_dim: int = 4096
+    activation_function: str = "gelu"
+    max_position_embeddings: int = 1024
+    scale_embedding: bool = False
+    pre_norm: bool = key("_pre_norm", default=False)  # mbart
+    mbart_shift: bool = key("_pre_norm", default=False)  # mbart's full-forward decoder inputs start with the row's last token (its language id)
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        act = r.get("activation_function", "gelu")
-        activation(act, "activation_function")
-        d = r.get("d_model", 1024)
-        for key in ("encoder_attention_heads", "decoder_attention_heads"):
-            heads = r.get(key, 16)
-            if not isinstance(heads, int) or isinstance(heads, bool) or heads <= 0 or d % heads:
-                raise InvalidCheckpoint(f"d_model {d} is not a multiple of {key} {heads}", "the config is inconsistent")
-        pad, eos = r.get("pad_token_id", 1), r.get("eos_token_id", 2)
-        eos = eos[0] if isinstance(eos, list) and eos else eos
-        start = r.get("decoder_start_token_id")
-        return cls(
-            vocab_size=r.get("vocab_size", 50265),
-            d_model=d,
-            encoder_layers=r.get("encoder_layers", 12),
-            decoder_layers=r.get("decoder_layers", 12),
-            encoder_attention_heads=r.get("encoder_attention_heads", 16),
-            decoder_attention_heads=r.get("decoder_attention_heads", 16),
-            encoder_ffn_dim=r.get("encoder_ffn_dim", 4096),
-            decoder_ffn_dim=r.get("decoder_ffn_dim", 4096),
-            activation_function=act,
-            max_position_embeddings=r.get("max_position_embeddings", 1024),
-            scale_embedding=bool(r.get("scale_embedding", False)),
-            pre_norm=bool(r.get("_pre_norm", False)),
-            num_labels=cfg.num_labels,
-            pad_token_id=pad if isinstance(pad, int) else 1,
-            eos_token_id=eos if isinstance(eos, int) else 2,
-            decoder_start_token_id=start if isinstance(start, int) else (eos if isinstance(eos, int) else 2),
-            mbart_shift=bool(r.get("_pre_norm", False)),
-        )
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        activation(self.activation_function, "activation_function")
+        self.positive("encoder_attention_heads", "decoder_attention_heads")
+        check_heads(self.d_model, self.encoder_attention_heads, "d_model {} is not a multiple of encoder_attention_heads {}")
+        check_heads(self.d_model, self.decoder_attention_heads, "d_model {} is not a multiple of decoder_attention_heads {}")
 
 
 class Attention(CachedAttention):

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from autocli.config import Config
 from autocli.models._args import EncoderArgs
 from autocli.models._encoder import POOLED, SHARED_HEADS, Embeddings, EncoderModel, encoder, pooled
 from autocli.models._heads import Pooler, Predictions
@@ -22,14 +21,8 @@ PREFIX = "bert"
 
 @dataclass
 class Args(EncoderArgs):
-    tie_word_embeddings: bool
-    initializer_range: float
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        return cls(**EncoderArgs.common(cfg), tie_word_embeddings=r.get("tie_word_embeddings", True),
-                   initializer_range=r.get("initializer_range", 0.02))
+    tie_word_embeddings: bool = True
+    initializer_range: float = 0.02
 
 
 def backbone(a: Args, pooler: bool) -> EncoderModel:

@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autocli.config import Config
 from autocli.models import _deberta
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
 from autocli.models._deberta import Embeddings, Layer
@@ -25,12 +24,8 @@ from autocli.models._task import TaskModel
 
 @dataclass
 class Args(_deberta.DebertaArgs):
-    talking_head: bool
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        common = _deberta.DebertaArgs.read(cfg, vocab=50265, hidden=768, layers=12, heads=12, inner=3072)
-        return cls(**common, talking_head=bool(cfg.raw.get("talking_head", False)))
+    vocab_size: int = 50265
+    talking_head: bool = False
 
 
 # --- blocks --------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from torch import nn
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models import _deberta
-from autocli.models._args import read_int
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
 from autocli.models._deberta import Embeddings, Layer
 from autocli.models._layers import activation
@@ -30,39 +29,34 @@ from autocli.models._task import TaskModel
 
 @dataclass
 class Args(_deberta.DebertaArgs):
-    position_buckets: int
-    share_att_key: bool
-    norm_rel_ebd: tuple
-    conv_kernel_size: int
-    conv_groups: int
-    conv_act: str
+    vocab_size: int = 128100
+    hidden_size: int = 1536
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 24
+    intermediate_size: int = 6144
+    attention_head_size: int | None = None  # None: hidden_size / num_attention_heads
+    position_buckets: int = -1
+    share_att_key: bool = False
+    norm_rel_ebd: str | tuple = "none"  # "layer_norm", ... joined by "|": read as a tuple
+    conv_kernel_size: int = 0
+    conv_groups: int = 1
+    conv_act: str = "tanh"
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        common = _deberta.DebertaArgs.read(cfg, vocab=128100, hidden=1536, layers=24, heads=24, inner=6144)
-        hidden, heads = common["hidden_size"], common["num_attention_heads"]
-        head_size = read_int(r, "attention_head_size", hidden // heads)
-        if head_size * heads != hidden:
-            raise Unsupported(f"attention_head_size {head_size} x {heads} heads != hidden_size {hidden}", "transformers cannot run this config either")
-        kernel = read_int(r, "conv_kernel_size", 0, low=0)
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        hidden, heads = self.hidden_size, self.num_attention_heads
+        self.positive("attention_head_size", "conv_groups")
+        self.at_least(0, "conv_kernel_size")
+        if (self.attention_head_size or hidden // heads) * heads != hidden:
+            raise Unsupported(f"attention_head_size {self.attention_head_size} x {heads} heads != hidden_size {hidden}", "transformers cannot run this config either")
+        kernel, groups = self.conv_kernel_size, self.conv_groups
         if kernel and kernel % 2 == 0:
             raise Unsupported(f"conv_kernel_size {kernel} is even; the convolution would change the sequence length", "only odd kernel sizes keep positions aligned")
-        groups = read_int(r, "conv_groups", 1)
         if kernel and hidden % groups:
             raise InvalidCheckpoint(f"config.json: conv_groups {groups} does not divide hidden_size {hidden}", "the config is inconsistent")
-        buckets = read_int(r, "position_buckets", -1, low=-(1 << 31))
-        if buckets == 1:
+        if self.position_buckets == 1:
             raise InvalidCheckpoint("config.json: position_buckets is 1", "use -1 (no buckets) or at least 2")
-        return cls(
-            **common,
-            position_buckets=buckets,
-            share_att_key=bool(r.get("share_att_key", False)),
-            norm_rel_ebd=tuple(x.strip() for x in str(r.get("norm_rel_ebd", "none")).lower().split("|")),
-            conv_kernel_size=kernel,
-            conv_groups=groups,
-            conv_act=r.get("conv_act", "tanh"),
-        )
+        self.norm_rel_ebd = tuple(x.strip() for x in str(self.norm_rel_ebd).lower().split("|"))
 
     @property
     def att_span(self) -> int:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint
+from autocli.models._args import ConfigArgs, check_heads, key
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
 from autocli.models._encoder import SHARED_HEADS
 from autocli.models._layers import activation
@@ -27,34 +27,19 @@ EPS = 1e-12  # hard-coded in transformers' DistilBERT
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    dim: int
-    n_layers: int
-    n_heads: int
-    hidden_dim: int
-    activation: str
-    max_position_embeddings: int
-    sinusoidal_pos_embds: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 30522
+    dim: int = key("dim", "hidden_size", default=768)  # transformers maps the BERT names onto DistilBERT's
+    n_layers: int = key("n_layers", "num_hidden_layers", default=6)
+    n_heads: int = key("n_heads", "num_attention_heads", default=12)
+    hidden_dim: int = 4 * 768
+    activation: str = "gelu"
+    max_position_embeddings: int = 512
+    sinusoidal_pos_embds: bool = False
+    num_labels: int = 2
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        a = cls(
-            vocab_size=r.get("vocab_size", 30522),
-            dim=r.get("dim", r.get("hidden_size", 768)),
-            n_layers=r.get("n_layers", r.get("num_hidden_layers", 6)),
-            n_heads=r.get("n_heads", r.get("num_attention_heads", 12)),
-            hidden_dim=r.get("hidden_dim", 4 * 768),
-            activation=r.get("activation", "gelu"),
-            max_position_embeddings=r.get("max_position_embeddings", 512),
-            sinusoidal_pos_embds=bool(r.get("sinusoidal_pos_embds", False)),
-            num_labels=cfg.num_labels,
-        )
-        if a.dim % a.n_heads:
-            raise InvalidCheckpoint(f"dim {a.dim} is not a multiple of n_heads {a.n_heads}", "the config is inconsistent")
-        return a
+    def check(self, cfg: Config) -> None:
+        check_heads(self.dim, self.n_heads, "dim {} is not a multiple of n_heads {}")
 
 
 def sinusoid(n_pos: int, dim: int) -> torch.Tensor:

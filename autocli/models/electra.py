@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import nn
 
-from autocli.config import Config
 from autocli.errors import Unsupported
-from autocli.models._args import EncoderArgs
+from autocli.models._args import EncoderArgs, key
 from autocli.models._encoder import SHARED_HEADS, Embeddings, EncoderModel, encoder
 from autocli.models._heads import ClassificationHead
 from autocli.models._layers import activation
@@ -28,23 +27,14 @@ SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
 
 @dataclass
 class Args(EncoderArgs):
-    embedding_size: int
-    summary_type: str
-    summary_use_proj: bool
-    summary_proj_to_labels: bool
-    summary_activation: str | None
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        return cls(
-            **EncoderArgs.common(cfg, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
-            embedding_size=r.get("embedding_size", 128),
-            summary_type=r.get("summary_type", "first"),
-            summary_use_proj=bool(r.get("summary_use_proj", True)),
-            summary_proj_to_labels=bool(r.get("summary_proj_to_labels", False)),
-            summary_activation=r.get("summary_activation", "gelu"),
-        )
+    hidden_size: int = 256
+    num_attention_heads: int = 4
+    intermediate_size: int = 1024
+    embedding_size: int = 128
+    summary_type: str = "first"
+    summary_use_proj: bool = True
+    summary_proj_to_labels: bool = False
+    summary_activation: str | None = key(default="gelu", null=True)  # null: no activation
 
 
 def backbone(a: Args) -> EncoderModel:

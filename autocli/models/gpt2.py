@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.errors import Unsupported
+from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, merge_heads
 from autocli.models._decoder import Conv1D, FeedForward, activation
 from autocli.models._task import TaskModel, decoder_heads
@@ -22,44 +23,27 @@ PREFIX = "transformer"
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    n_embd: int
-    n_layer: int
-    n_head: int
-    n_inner: int
-    n_positions: int
-    activation_function: str
-    layer_norm_epsilon: float
-    scale_attn_weights: bool
-    scale_attn_by_inverse_layer_idx: bool
-    tie_word_embeddings: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 50257
+    n_embd: int = 768
+    n_layer: int = 12
+    n_head: int = 12
+    n_inner: int | None = None  # None: 4 * n_embd
+    n_positions: int = 1024
+    activation_function: str = "gelu_new"
+    layer_norm_epsilon: float = 1e-5
+    scale_attn_weights: bool = True
+    scale_attn_by_inverse_layer_idx: bool = False
+    add_cross_attention: bool = False
+    tie_word_embeddings: bool = True
+    num_labels: int = 2
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        if r.get("add_cross_attention"):
+    def check(self, cfg: Config) -> None:
+        if self.add_cross_attention:
             raise Unsupported("GPT-2 with cross-attention (add_cross_attention) is not supported", "autocli runs GPT-2 as a decoder-only model")
-        n_embd, n_head = r.get("n_embd", 768), r.get("n_head", 12)
-        if n_embd % n_head:
-            raise InvalidCheckpoint(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
-        act = r.get("activation_function", "gelu_new")
-        activation(act, "activation_function")
-        return cls(
-            vocab_size=r.get("vocab_size", 50257),
-            n_embd=n_embd,
-            n_layer=r.get("n_layer", 12),
-            n_head=n_head,
-            n_inner=r.get("n_inner") or 4 * n_embd,
-            n_positions=r.get("n_positions", 1024),
-            activation_function=act,
-            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-5),
-            scale_attn_weights=r.get("scale_attn_weights", True),
-            scale_attn_by_inverse_layer_idx=r.get("scale_attn_by_inverse_layer_idx", False),
-            tie_word_embeddings=r.get("tie_word_embeddings", True),
-            num_labels=cfg.num_labels,
-        )
+        check_heads(self.n_embd, self.n_head, "n_embd {} is not a multiple of n_head {}")
+        activation(self.activation_function, "activation_function")
+        self.n_inner = self.n_inner or 4 * self.n_embd
 
 
 class Attention(nn.Module):

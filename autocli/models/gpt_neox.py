@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint
+from autocli.models._args import ConfigArgs, check_heads, derived
 from autocli.models._attention import attend, merge_heads
 from autocli.models._decoder import FeedForward, activation, linear
 from autocli.models._rope import Rotary, rope_parameters
@@ -23,48 +23,29 @@ PREFIX = "gpt_neox"
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    hidden_act: str
-    layer_norm_eps: float
-    max_position_embeddings: int
-    rope: dict
-    use_parallel_residual: bool
-    attention_bias: bool
-    tie_word_embeddings: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 50432
+    hidden_size: int = 6144
+    intermediate_size: int = 24576
+    num_hidden_layers: int = 44
+    num_attention_heads: int = 64
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-5
+    max_position_embeddings: int = 2048
+    use_parallel_residual: bool = True
+    attention_bias: bool = True
+    tie_word_embeddings: bool = False
+    num_labels: int = 2
+    rope: dict = derived()  # rope_parameters(): theta, partial_rotary_factor (rotary_pct), scaling
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        hidden, heads = r.get("hidden_size", 6144), r.get("num_attention_heads", 64)
-        if hidden % heads:
-            raise InvalidCheckpoint(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
-        act = r.get("hidden_act", "gelu")
-        activation(act)
-        return cls(
-            vocab_size=r.get("vocab_size", 50432),
-            hidden_size=hidden,
-            intermediate_size=r.get("intermediate_size", 24576),
-            num_hidden_layers=r.get("num_hidden_layers", 44),
-            num_attention_heads=heads,
-            hidden_act=act,
-            layer_norm_eps=r.get("layer_norm_eps", 1e-5),
-            max_position_embeddings=r.get("max_position_embeddings", 2048),
-            rope=rope_parameters(r, {"partial_rotary_factor": 0.25}),
-            use_parallel_residual=bool(r.get("use_parallel_residual", True)),
-            attention_bias=bool(r.get("attention_bias", True)),
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", False)),
-            num_labels=cfg.num_labels,
-        )
+    def check(self, cfg: Config) -> None:
+        check_heads(self.hidden_size, self.num_attention_heads)
+        activation(self.hidden_act)
+        self.rope = rope_parameters(cfg.raw, {"partial_rotary_factor": 0.25})
 
 
 class Attention(nn.Module):

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.errors import Unsupported
+from autocli.models._args import ConfigArgs, check_heads, key
 from autocli.models._attention import attend, merge_heads
 from autocli.models._decoder import FeedForward, activation, fuse, linear, project
 from autocli.models._rope import Rotary
@@ -24,50 +25,30 @@ ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    n_embd: int
-    n_layer: int
-    n_head: int
-    n_inner: int
-    n_positions: int
-    rotary_dim: int
-    activation_function: str
-    layer_norm_epsilon: float
-    tie_word_embeddings: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 50400
+    n_embd: int = 4096
+    n_layer: int = 28
+    n_head: int = 16
+    n_inner: int | None = None  # None: 4 * n_embd
+    n_positions: int = 2048
+    rotary_dim: int | None = key(default=64, null=True)  # null: the whole head
+    activation_function: str = "gelu_new"
+    layer_norm_epsilon: float = 1e-5
+    tie_word_embeddings: bool = False
+    num_labels: int = 2
 
     @property
     def head_dim(self) -> int:
         return self.n_embd // self.n_head
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        n_embd, n_head = r.get("n_embd", 4096), r.get("n_head", 16)
-        if n_embd % n_head:
-            raise InvalidCheckpoint(f"n_embd {n_embd} is not a multiple of n_head {n_head}", "the config is inconsistent")
-        head_dim = n_embd // n_head
-        rotary_dim = r.get("rotary_dim", 64)
-        if rotary_dim is None:
-            rotary_dim = head_dim  # rotary over the whole head
-        if not isinstance(rotary_dim, int) or rotary_dim < 2 or rotary_dim > head_dim or rotary_dim % 2:
-            raise Unsupported(f"rotary_dim {rotary_dim!r} does not fit head size {head_dim}", "rotary_dim must be even and at most n_embd / n_head")
-        act = r.get("activation_function", "gelu_new")
-        activation(act, "activation_function")
-        return cls(
-            vocab_size=r.get("vocab_size", 50400),
-            n_embd=n_embd,
-            n_layer=r.get("n_layer", 28),
-            n_head=n_head,
-            n_inner=r.get("n_inner") or 4 * n_embd,
-            n_positions=r.get("n_positions", 2048),
-            rotary_dim=rotary_dim,
-            activation_function=act,
-            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-5),
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", False)),
-            num_labels=cfg.num_labels,
-        )
+    def check(self, cfg: Config) -> None:
+        check_heads(self.n_embd, self.n_head, "n_embd {} is not a multiple of n_head {}")
+        rotary_dim = self.rotary_dim = self.head_dim if self.rotary_dim is None else self.rotary_dim
+        if rotary_dim < 2 or rotary_dim > self.head_dim or rotary_dim % 2:
+            raise Unsupported(f"rotary_dim {rotary_dim!r} does not fit head size {self.head_dim}", "rotary_dim must be even and at most n_embd / n_head")
+        activation(self.activation_function, "activation_function")
+        self.n_inner = self.n_inner or 4 * self.n_embd
 
 
 class Attention(nn.Module):

@@ -19,6 +19,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.models._args import ConfigArgs, derived, key
 from autocli.models._attention import attend, merge_heads
 from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, fuse, linear, project
 from autocli.models._rope import Rotary, rope_parameters
@@ -28,114 +29,85 @@ PREFIX = "model"
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    hidden_size: int
-    intermediate_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    hidden_act: str
-    rms_norm_eps: float
-    max_position_embeddings: int
-    rope: dict
-    qkv_bias: bool
-    o_bias: bool
-    mlp_bias: bool
-    qk_norm: bool
-    windows: list  # per layer: sliding window length, or None for full attention
-    norm_plus_one: bool  # Gemma: RMSNorm weights stored as an offset from 1
-    embed_scale: bool  # Gemma: embeddings times sqrt(hidden_size), rounded to the model's dtype
-    sandwich_norms: bool  # Gemma 2: norms after attention and MLP as well as before
-    query_scale: float | None  # Gemma 2: query_pre_attn_scalar ** -0.5 instead of head_dim ** -0.5
-    attn_softcap: float | None  # Gemma 2: attention scores soft-capped
-    final_softcap: float | None  # Gemma 2: LM logits soft-capped
-    rope_replay: bool  # Phi-3: generation reruns the sequence when LongRoPE switches to its long factors
-    tie_word_embeddings: bool
-    token_classification_bias: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 32000
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
+    num_hidden_layers: int = 32
+    num_attention_heads: int = 32
+    num_key_value_heads: int | None = None  # None: num_attention_heads
+    head_dim: int | None = None  # None: hidden_size / num_attention_heads
+    hidden_act: str = "silu"
+    hidden_activation: str | None = None  # Gemma 2 reads its activation here (`_act_key`)
+    rms_norm_eps: float = 1e-6
+    max_position_embeddings: int = 2048
+    attention_bias: bool = False
+    query_pre_attn_scalar: float | None = None  # Gemma 2: queries scaled by its ** -0.5, not head_dim's
+    attn_logit_softcapping: float | None = None  # Gemma 2
+    final_logit_softcapping: float | None = None  # Gemma 2
+    sliding_window: int | None = None
+    use_sliding_window: bool = False
+    layer_types: list | None = None
+    max_window_layers: int = 28
+    use_bidirectional_attention: bool = False
+    tie_word_embeddings: bool = False
+    token_classification_bias: bool = True
+    num_labels: int = 2
+    # what a variant's modeling file hard-codes, from its registry row's private keys
+    qkv_bias: bool = key("_qkv_bias", "attention_bias", default=False)
+    o_bias: bool = key("_o_bias", "attention_bias", default=False)
+    mlp_bias: bool = key("_mlp_bias", "mlp_bias", default=False)
+    qk_norm: bool = key("_qk_norm", default=False)  # Qwen3: RMSNorm over each head of q and k
+    sliding: str | None = key("_sliding")  # which layers slide: "all", "layer_types", "alternate"
+    act_key: str = key("_act_key", default="hidden_act")
+    act_aliases: dict | None = key("_act_aliases")
+    norm_plus_one: bool = key("_norm_plus_one", default=False)  # Gemma: RMSNorm weights stored as an offset from 1
+    embed_scale: bool = key("_embed_scale", default=False)  # Gemma: embeddings times sqrt(hidden_size) in the model's dtype
+    sandwich_norms: bool = key("_sandwich_norms", default=False)  # Gemma 2: norms after attention and MLP as well
+    partial_rotary: bool = key("_partial_rotary", default=False)
+    rope_aliases: dict | None = key("_rope_aliases")
+    rope_replay: bool = key("_rope_replay", default=False)  # Phi-3: generation reruns the sequence when LongRoPE switches
+    rope: dict = derived()
+    windows: list = derived()  # per layer: sliding window length, or None for full attention
+    query_scale: float | None = derived()
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        hidden, heads = r.get("hidden_size", 4096), r.get("num_attention_heads", 32)
-        kv = r.get("num_key_value_heads") or heads
-        head_dim = r.get("head_dim") or hidden // heads
+    def check(self, cfg: Config) -> None:
+        self.num_key_value_heads = self.num_key_value_heads or self.num_attention_heads
+        self.head_dim = self.head_dim or self.hidden_size // self.num_attention_heads
+        heads, kv = self.num_attention_heads, self.num_key_value_heads
         if heads % kv:
             raise InvalidCheckpoint(f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv}", "the config is inconsistent")
-        layers = r.get("num_hidden_layers", 32)
-        rope = rope_parameters(r, aliases=r.get("_rope_aliases"))
-        if rope.get("partial_rotary_factor", 1.0) != 1.0 and not r.get("_partial_rotary"):
-            raise Unsupported(f"{cfg.model_type} with partial_rotary_factor {rope['partial_rotary_factor']} is not supported", "the rotary embedding covers the whole head in this family")
-        if r.get("use_bidirectional_attention"):
+        self.rope = rope_parameters(cfg.raw, aliases=self.rope_aliases)
+        if self.rope.get("partial_rotary_factor", 1.0) != 1.0 and not self.partial_rotary:
+            raise Unsupported(f"{cfg.model_type} with partial_rotary_factor {self.rope['partial_rotary_factor']} is not supported", "the rotary embedding covers the whole head in this family")
+        if self.use_bidirectional_attention:
             raise Unsupported(f"{cfg.model_type} with use_bidirectional_attention is not supported", "autocli runs these models causally")
-        act_key = r.get("_act_key", "hidden_act")
-        act = r.get(act_key, "silu")
-        act = r.get("_act_aliases", {}).get(act, act) if isinstance(act, str) else act
-        activation(act, act_key)
-        bias = bool(r.get("attention_bias", False))
-        qpas = _positive(r, "query_pre_attn_scalar")
-        return cls(
-            vocab_size=r.get("vocab_size", 32000),
-            hidden_size=hidden,
-            intermediate_size=r.get("intermediate_size", 11008),
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            num_key_value_heads=kv,
-            head_dim=head_dim,
-            hidden_act=act,
-            rms_norm_eps=r.get("rms_norm_eps", 1e-6),
-            max_position_embeddings=r.get("max_position_embeddings", 2048),
-            rope=rope,
-            qkv_bias=bool(r.get("_qkv_bias", bias)),
-            o_bias=bool(r.get("_o_bias", bias)),
-            mlp_bias=bool(r.get("_mlp_bias", r.get("mlp_bias", False))),
-            qk_norm=bool(r.get("_qk_norm", False)),
-            windows=_windows(r, layers),
-            norm_plus_one=bool(r.get("_norm_plus_one", False)),
-            embed_scale=bool(r.get("_embed_scale", False)),
-            sandwich_norms=bool(r.get("_sandwich_norms", False)),
-            query_scale=float(qpas) ** -0.5 if qpas is not None else None,
-            attn_softcap=_positive(r, "attn_logit_softcapping"),
-            final_softcap=_positive(r, "final_logit_softcapping"),
-            rope_replay=bool(r.get("_rope_replay", False)),
-            tie_word_embeddings=bool(r.get("tie_word_embeddings", False)),
-            token_classification_bias=bool(r.get("token_classification_bias", True)),
-            num_labels=cfg.num_labels,
-        )
+        act = self.hidden_activation if self.act_key == "hidden_activation" else self.hidden_act
+        self.hidden_act = (self.act_aliases or {}).get(act, act) if isinstance(act, str) else act
+        activation(self.hidden_act, self.act_key)
+        self.positive("query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping", "sliding_window")
+        self.query_scale = float(self.query_pre_attn_scalar) ** -0.5 if self.query_pre_attn_scalar is not None else None
+        self.windows = _windows(self, self.num_hidden_layers)
 
 
-def _positive(r: dict, key: str) -> float | None:
-    value = r.get(key)
-    if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
-        raise InvalidCheckpoint(f"config.json: {key} is {value!r}", "it must be a positive number (or null)")
-    return value
-
-
-def _windows(r: dict, layers: int) -> list:
+def _windows(a: Args, layers: int) -> list:
     """Sliding windows per layer, as each variant's transformers config derives them."""
-    kind = r.get("_sliding")
-    if kind is None:
+    if a.sliding is None:
         return [None] * layers
-    window = r.get("sliding_window")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-        raise InvalidCheckpoint(f"config.json: sliding_window is {window!r}", "it must be a positive whole number (or null)")
-    if kind == "all":  # Mistral, Phi-3: every layer, when the config sets a window
-        return [window] * layers
+    if a.sliding == "all":  # Mistral, Phi-3: every layer, when the config sets a window
+        return [a.sliding_window] * layers
     # Qwen2/Qwen3: only with use_sliding_window, on the layers layer_types (or max_window_layers) marks;
     # Gemma 2: on the layers layer_types marks, else every other layer from the first
-    if window is None or (kind == "layer_types" and not r.get("use_sliding_window", False)):
+    if a.sliding_window is None or (a.sliding == "layer_types" and not a.use_sliding_window):
         return [None] * layers
-    types = r.get("layer_types")
-    if types is None and kind == "alternate":
+    types = a.layer_types
+    if types is None and a.sliding == "alternate":
         types = ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)]
     elif types is None:
-        first = r.get("max_window_layers", 28)
-        types = ["sliding_attention" if i >= first else "full_attention" for i in range(layers)]
+        types = ["sliding_attention" if i >= a.max_window_layers else "full_attention" for i in range(layers)]
     if len(types) != layers:
         raise InvalidCheckpoint(f"layer_types has {len(types)} entries for {layers} layers", "fix layer_types in config.json")
-    return [window if t == "sliding_attention" else None for t in types]
+    return [a.sliding_window if t == "sliding_attention" else None for t in types]
 
 
 def norm(a: Args, dim: int | None = None) -> nn.Module:
@@ -146,7 +118,7 @@ class Attention(nn.Module):
     def __init__(self, a: Args, layer: int):
         super().__init__()
         self.layer, self.window = layer, a.windows[layer]
-        self.scale, self.softcap = a.query_scale, a.attn_softcap
+        self.scale, self.softcap = a.query_scale, a.attn_logit_softcapping
         self.n_head, self.n_kv, self.head_dim = a.num_attention_heads, a.num_key_value_heads, a.head_dim
         self.q_proj = linear(a.hidden_size, a.num_attention_heads * a.head_dim, a.qkv_bias)
         self.k_proj = linear(a.hidden_size, a.num_key_value_heads * a.head_dim, a.qkv_bias)
@@ -259,8 +231,8 @@ class LlamaModel(nn.Module):
 
 
 def _lm_head(a: Args) -> nn.Module:
-    if a.final_softcap is not None:
-        return CappedLinear(a.hidden_size, a.vocab_size, a.final_softcap)
+    if a.final_logit_softcapping is not None:
+        return CappedLinear(a.hidden_size, a.vocab_size, a.final_logit_softcapping)
     return linear(a.hidden_size, a.vocab_size, bias=False)
 
 

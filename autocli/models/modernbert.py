@@ -18,7 +18,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
-from autocli.models._args import read_float, read_int
+from autocli.models._args import ConfigArgs, check_heads, derived
 from autocli.models._attention import attend, merge_heads
 from autocli.models._encoder import SHARED_HEADS
 from autocli.models._layers import activation
@@ -31,72 +31,44 @@ DEFAULT_THETA = {"full_attention": 160_000.0, "sliding_attention": 10_000.0}
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    hidden_size: int
-    num_hidden_layers: int
-    num_attention_heads: int
-    intermediate_size: int
-    hidden_activation: str
-    max_position_embeddings: int
-    norm_eps: float
-    norm_bias: bool
-    attention_bias: bool
-    mlp_bias: bool
-    layer_types: tuple
-    local_attention: int
-    rope_theta: dict  # layer type -> theta
-    classifier_pooling: str
-    classifier_bias: bool
-    classifier_activation: str
-    decoder_bias: bool
-    num_labels: int
+class Args(ConfigArgs):
+    vocab_size: int = 50368
+    hidden_size: int = 768
+    num_hidden_layers: int = 22
+    num_attention_heads: int = 12
+    head_dim: int | None = None  # must be hidden_size / num_attention_heads
+    intermediate_size: int = 1152
+    hidden_activation: str = "gelu"
+    max_position_embeddings: int = 8192
+    norm_eps: float = 1e-5
+    norm_bias: bool = False
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    layer_types: tuple | None = None  # one of LAYER_TYPES per layer (transformers 5)
+    global_attn_every_n_layers: int = 3  # older configs: every n-th layer global, the others sliding
+    local_attention: int = 128
+    classifier_pooling: str = "cls"
+    classifier_bias: bool = False
+    classifier_activation: str = "gelu"
+    decoder_bias: bool = True
+    num_labels: int = 2
+    rope_theta: dict = derived()  # layer type -> theta
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        hidden = read_int(r, "hidden_size", 768)
-        heads = read_int(r, "num_attention_heads", 12)
-        if hidden % heads:
-            raise InvalidCheckpoint(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}", "the config is inconsistent")
-        if r.get("head_dim") not in (None, hidden // heads):
-            raise Unsupported(f"head_dim {r['head_dim']} differs from hidden_size / num_attention_heads", "transformers' ModernBERT ties them too")
-        layers = read_int(r, "num_hidden_layers", 22)
-        pooling = r.get("classifier_pooling", "cls")
-        if pooling not in ("cls", "mean"):
-            raise Unsupported(f"classifier_pooling {pooling!r} is not supported", "ModernBERT pools with 'cls' or 'mean'")
-        return cls(
-            vocab_size=read_int(r, "vocab_size", 50368),
-            hidden_size=hidden,
-            num_hidden_layers=layers,
-            num_attention_heads=heads,
-            intermediate_size=read_int(r, "intermediate_size", 1152),
-            hidden_activation=r.get("hidden_activation", "gelu"),
-            max_position_embeddings=read_int(r, "max_position_embeddings", 8192),
-            norm_eps=read_float(r, "norm_eps", 1e-5),
-            norm_bias=bool(r.get("norm_bias", False)),
-            attention_bias=bool(r.get("attention_bias", False)),
-            mlp_bias=bool(r.get("mlp_bias", False)),
-            layer_types=layer_types(r, layers),
-            local_attention=read_int(r, "local_attention", 128),
-            rope_theta=rope_thetas(r),
-            classifier_pooling=pooling,
-            classifier_bias=bool(r.get("classifier_bias", False)),
-            classifier_activation=r.get("classifier_activation", "gelu"),
-            decoder_bias=bool(r.get("decoder_bias", True)),
-            num_labels=cfg.num_labels,
-        )
-
-
-def layer_types(r: dict, layers: int) -> tuple:
-    """`layer_types` (transformers 5), else every `global_attn_every_n_layers`-th layer global (older configs)."""
-    types = r.get("layer_types")
-    if types is None:
-        every = read_int(r, "global_attn_every_n_layers", 3)
-        return tuple("sliding_attention" if i % every else "full_attention" for i in range(layers))
-    if not isinstance(types, list) or len(types) != layers or any(t not in LAYER_TYPES for t in types):
-        raise InvalidCheckpoint(f"config.json: layer_types is {types!r}", f"one of {LAYER_TYPES} per layer ({layers})")
-    return tuple(types)
+    def check(self, cfg: Config) -> None:
+        self.positive("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                      "max_position_embeddings", "norm_eps", "global_attn_every_n_layers", "local_attention")
+        check_heads(self.hidden_size, self.num_attention_heads)
+        if self.head_dim not in (None, self.hidden_size // self.num_attention_heads):
+            raise Unsupported(f"head_dim {self.head_dim} differs from hidden_size / num_attention_heads", "transformers' ModernBERT ties them too")
+        if self.classifier_pooling not in ("cls", "mean"):
+            raise Unsupported(f"classifier_pooling {self.classifier_pooling!r} is not supported", "ModernBERT pools with 'cls' or 'mean'")
+        layers, types = self.num_hidden_layers, self.layer_types
+        if types is None:
+            types = ["sliding_attention" if i % self.global_attn_every_n_layers else "full_attention" for i in range(layers)]
+        if not isinstance(types, list) or len(types) != layers or any(t not in LAYER_TYPES for t in types):
+            raise InvalidCheckpoint(f"config.json: layer_types is {types!r}", f"one of {LAYER_TYPES} per layer ({layers})")
+        self.layer_types = tuple(types)
+        self.rope_theta = rope_thetas(cfg.raw)
 
 
 def rope_thetas(r: dict) -> dict:

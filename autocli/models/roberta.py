@@ -26,17 +26,14 @@ PREFIX = "roberta"
 
 @dataclass
 class Args(EncoderArgs):
-    pad_token_id: int
-    tie_word_embeddings: bool
+    vocab_size: int = 50265
+    pad_token_id: int = 1
+    tie_word_embeddings: bool = True
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        a = cls(**EncoderArgs.common(cfg, vocab_size=50265), pad_token_id=r.get("pad_token_id", 1),
-                tie_word_embeddings=r.get("tie_word_embeddings", True))
-        if not isinstance(a.pad_token_id, int) or not 0 <= a.pad_token_id < a.max_position_embeddings - 1:
-            raise Unsupported(f"pad_token_id {a.pad_token_id!r} cannot be RoBERTa's position offset", "set pad_token_id in config.json")
-        return a
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        if not 0 <= self.pad_token_id < self.max_position_embeddings - 1:
+            raise Unsupported(f"pad_token_id {self.pad_token_id!r} cannot be RoBERTa's position offset", "set pad_token_id in config.json")
 
 
 def backbone(a: Args, pooler: bool) -> EncoderModel:

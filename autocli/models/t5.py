@@ -23,77 +23,51 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.models._args import derived, key
 from autocli.models._attention import add
 from autocli.models._decoder import RMSNorm, activation
-from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, clamp_fp16, fold_embeddings, generated, seq2seq_heads,
-                                     shift_right)
+from autocli.models._seq2seq import (CachedAttention, EncoderDecoder, Seq2SeqArgs, clamp_fp16, fold_embeddings, generated,
+                                     seq2seq_heads, shift_right)
 from autocli.models._task import Head, TaskModel
 
 PREFIX = "transformer"
 
 
 @dataclass
-class Args:
-    vocab_size: int
-    d_model: int
-    d_kv: int
-    d_ff: int
-    num_layers: int
-    num_decoder_layers: int
-    num_heads: int
-    relative_attention_num_buckets: int
-    relative_attention_max_distance: int
-    layer_norm_epsilon: float
-    dense_act_fn: str
-    is_gated_act: bool
-    scale_decoder_outputs: bool
-    per_layer_bias: bool  # umt5: every self-attention layer has its own relative bias
-    num_labels: int
-    pad_token_id: int
-    eos_token_id: int
-    decoder_start_token_id: int
+class Args(Seq2SeqArgs):
+    vocab_size: int = 32128
+    d_model: int = 512
+    d_kv: int = 64
+    d_ff: int = 2048
+    num_layers: int = 6
+    num_decoder_layers: int | None = None  # None: num_layers
+    num_heads: int = 8
+    relative_attention_num_buckets: int = 32
+    relative_attention_max_distance: int = 128
+    layer_norm_epsilon: float = 1e-6
+    feed_forward_proj: str = "relu"  # ACT or gated-ACT
+    tie_word_embeddings: bool = True
+    # None: older configs, where v1.0 (tied) scales and v1.1 (untied) does not; mt5's row never scales
+    scale_decoder_outputs: bool | None = key("_scale_decoder_outputs", "scale_decoder_outputs")
+    per_layer_bias: bool = key("_per_layer_bias", default=False)  # umt5: every self-attention layer has its own relative bias
+    dense_act_fn: str = derived()
+    is_gated_act: bool = derived()
 
-    @classmethod
-    def from_config(cls, cfg: Config) -> "Args":
-        r = cfg.raw
-        proj = r.get("feed_forward_proj", "relu")
-        parts = proj.split("-") if isinstance(proj, str) else []
-        if not parts or len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        proj = self.feed_forward_proj
+        parts = proj.split("-")
+        if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
             raise InvalidCheckpoint(f"feed_forward_proj {proj!r} is not `ACT` or `gated-ACT`", "fix config.json")
-        act = "gelu_new" if proj == "gated-gelu" else parts[-1]  # transformers maps gated-gelu to the tanh GELU
-        activation(act, "feed_forward_proj")
-        scale = r.get("_scale_decoder_outputs", r.get("scale_decoder_outputs"))  # mt5 never scales
-        if not isinstance(scale, bool):  # older configs: v1.0 (tied) scales, v1.1 (untied) does not
-            scale = r.get("tie_word_embeddings", True) is not False
-        layers = r.get("num_layers", 6)
-        pad = r.get("pad_token_id", 0)
-        eos = r.get("eos_token_id", 1)
-        eos = eos[0] if isinstance(eos, list) and eos else eos
-        start = r.get("decoder_start_token_id")
-        a = cls(
-            vocab_size=r.get("vocab_size", 32128),
-            d_model=r.get("d_model", 512),
-            d_kv=r.get("d_kv", 64),
-            d_ff=r.get("d_ff", 2048),
-            num_layers=layers,
-            num_decoder_layers=r.get("num_decoder_layers") or layers,
-            num_heads=r.get("num_heads", 8),
-            relative_attention_num_buckets=r.get("relative_attention_num_buckets", 32),
-            relative_attention_max_distance=r.get("relative_attention_max_distance", 128),
-            layer_norm_epsilon=r.get("layer_norm_epsilon", 1e-6),
-            dense_act_fn=act,
-            is_gated_act=parts[0] == "gated",
-            scale_decoder_outputs=scale,
-            per_layer_bias=bool(r.get("_per_layer_bias", False)),
-            num_labels=cfg.num_labels,
-            pad_token_id=pad if isinstance(pad, int) else 0,
-            eos_token_id=eos if isinstance(eos, int) else 1,
-            decoder_start_token_id=start if isinstance(start, int) else (pad if isinstance(pad, int) else 0),
-        )
-        if a.relative_attention_num_buckets < 4 or a.relative_attention_max_distance < 2:
-            raise Unsupported(f"relative_attention_num_buckets {a.relative_attention_num_buckets} / max_distance "
-                              f"{a.relative_attention_max_distance} are too small for T5's bucket scheme", "fix config.json")
-        return a
+        self.dense_act_fn = "gelu_new" if proj == "gated-gelu" else parts[-1]  # transformers maps gated-gelu to the tanh GELU
+        activation(self.dense_act_fn, "feed_forward_proj")
+        self.is_gated_act = parts[0] == "gated"
+        if self.scale_decoder_outputs is None:
+            self.scale_decoder_outputs = self.tie_word_embeddings
+        self.num_decoder_layers = self.num_decoder_layers or self.num_layers
+        if self.relative_attention_num_buckets < 4 or self.relative_attention_max_distance < 2:
+            raise Unsupported(f"relative_attention_num_buckets {self.relative_attention_num_buckets} / max_distance "
+                              f"{self.relative_attention_max_distance} are too small for T5's bucket scheme", "fix config.json")
 
 
 def relative_buckets(relative: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int) -> torch.Tensor:
