@@ -70,7 +70,11 @@ class ConfigArgs:
     """A family's settings, read from config.json by field name (or by key(...)): a key that is absent or
     null takes the field's default (transformers' default for that family). The values read are type-checked
     by their annotations, then check() refuses what the family cannot run and fills in derived values; the
-    loader checks every field's type once more, derived values included."""
+    loader checks every field's type once more, derived values included. A family lists its config fields in
+    the order transformers writes config.json (sorted by name), then the keys its registry row sets, then the
+    fields check() derives."""
+
+    num_labels: int = 2  # what id2label says (transformers does not save the key itself)
 
     @classmethod
     def from_config(cls, cfg: Config):
@@ -78,7 +82,6 @@ class ConfigArgs:
         for f in dataclasses.fields(cls):
             if not f.init:
                 continue
-            # num_labels is what id2label says (transformers does not save the key itself)
             value = cfg.num_labels if f.name == "num_labels" else _lookup(r, f.metadata.get("keys") or (f.name,), f.metadata.get("null"))
             if value is _ABSENT:
                 if f.default is not dataclasses.MISSING:
@@ -124,19 +127,18 @@ class EncoderArgs(ConfigArgs):
     """The settings every BERT-like encoder has, with BERT's defaults; a family redeclares a field to give
     its own default (the field keeps its place)."""
 
-    vocab_size: int = 30522
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    layer_norm_eps: float = 1e-12
-    position_embedding_type: str = "absolute"
-    is_decoder: bool = False
     add_cross_attention: bool = False
-    num_labels: int = 2
+    hidden_act: str = "gelu"
+    hidden_size: int = 768
+    intermediate_size: int = 3072
+    is_decoder: bool = False
+    layer_norm_eps: float = 1e-12
+    max_position_embeddings: int = 512
+    num_attention_heads: int = 12
+    num_hidden_layers: int = 12
+    position_embedding_type: str = "absolute"
+    type_vocab_size: int = 2
+    vocab_size: int = 30522
 
     def check(self, cfg: Config) -> None:
         if self.position_embedding_type != "absolute":

@@ -25,18 +25,18 @@ PREFIX = "deberta"
 class DebertaArgs(EncoderArgs):
     """The settings both versions read; each version redeclares the sizes with its own defaults."""
 
-    hidden_act: str = "gelu"
-    type_vocab_size: int = 0
-    layer_norm_eps: float = 1e-7
     embedding_size: int | None = None  # None: hidden_size
+    hidden_act: str = "gelu"
+    layer_norm_eps: float = 1e-7
+    legacy: bool = True
+    max_relative_positions: int = -1  # < 1: as many as the absolute positions
+    pooler_hidden_act: str = "gelu"
+    pooler_hidden_size: int | None = None  # None: hidden_size
+    pos_att_type: tuple | None = None  # a list, or an old "p2c|c2p" string
     position_biased_input: bool = True
     relative_attention: bool = False
-    pos_att_type: tuple | None = None  # a list, or an old "p2c|c2p" string
-    max_relative_positions: int = -1  # < 1: as many as the absolute positions
-    pooler_hidden_size: int | None = None  # None: hidden_size
-    pooler_hidden_act: str = "gelu"
-    legacy: bool = True
     tie_word_embeddings: bool = True
+    type_vocab_size: int = 0
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)

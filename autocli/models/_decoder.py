@@ -155,6 +155,32 @@ class FeedForward(nn.Module):
         return getattr(self, down)(self.act(getattr(self, up)(x)))
 
 
+# --- backbones ----------------------------------------------------------------------------------
+
+class Backbone(nn.Module):
+    """What every decoder backbone has besides its modules (named as its checkpoints name them): its Args
+    (`a`), the shape of its generation cache (layers, key/value heads, head_dim), and the pass of the hidden
+    states through its layers."""
+
+    def __init__(self, a, cache_shape: tuple[int, int, int]):
+        super().__init__()
+        self.a, self.kv_shape = a, cache_shape
+
+    def cache_shape(self) -> tuple[int, int, int]:
+        return self.kv_shape
+
+    def blocks(self, x, step, layers, rotary=None):
+        """x (B, T, H) through each layer; with rotary, each gets the cos/sin of the step's positions."""
+        if rotary is None:
+            for layer in layers:
+                x = layer(x, step)
+            return x
+        cos, sin = rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
+        for layer in layers:
+            x = layer(x, step, rotary, cos, sin)
+        return x  # (B, T, H)
+
+
 # --- laying out a loaded model ------------------------------------------------------------------
 
 def lay_out_for_decoding(model: nn.Module, in_out: bool) -> None:

@@ -30,10 +30,9 @@ class Seq2SeqArgs(ConfigArgs):
     decoder_start_token_id, else at the token START names (T5: pad, BART: eos)."""
 
     START = "pad_token_id"
-    pad_token_id: int = 0
-    eos_token_id: int | list = 1  # a list: the first one
     decoder_start_token_id: int | None = None
-    num_labels: int = 2
+    eos_token_id: int | list = 1  # a list: the first one
+    pad_token_id: int = 0
 
     def check(self, cfg: Config) -> None:
         eos = self.eos_token_id

@@ -26,15 +26,15 @@ PREFIX = "albert"
 
 @dataclass
 class Args(EncoderArgs):
-    vocab_size: int = 30000
-    hidden_size: int = 4096
-    num_attention_heads: int = 64
-    intermediate_size: int = 16384
-    hidden_act: str = "gelu_new"
     embedding_size: int = 128
-    num_hidden_groups: int = 1
+    hidden_act: str = "gelu_new"
+    hidden_size: int = 4096
     inner_group_num: int = 1
+    intermediate_size: int = 16384
+    num_attention_heads: int = 64
+    num_hidden_groups: int = 1
     tie_word_embeddings: bool = True
+    vocab_size: int = 30000
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)

@@ -33,21 +33,22 @@ POSITION_OFFSET = 2
 @dataclass
 class Args(Seq2SeqArgs):
     START = "eos_token_id"
-    pad_token_id: int = 1
-    eos_token_id: int | list = 2
-    vocab_size: int = 50265
+    activation_function: str = "gelu"
     d_model: int = 1024
-    encoder_layers: int = 12
+    decoder_attention_heads: int = 16
+    decoder_ffn_dim: int = 4096
     decoder_layers: int = 12
     encoder_attention_heads: int = 16
-    decoder_attention_heads: int = 16
     encoder_ffn_dim: int = 4096
-    decoder_ffn_dim: int = 4096
-    activation_function: str = "gelu"
+    encoder_layers: int = 12
+    eos_token_id: int | list = 2
     max_position_embeddings: int = 1024
+    pad_token_id: int = 1
     scale_embedding: bool = False
-    pre_norm: bool = key("_pre_norm", default=False)  # mbart
-    mbart_shift: bool = key("_pre_norm", default=False)  # mbart's full-forward decoder inputs start with the row's last token (its language id)
+    vocab_size: int = 50265
+    # mbart's row: pre-norm layers, and full-forward decoder inputs that start with the row's last token (its language id)
+    mbart_shift: bool = key("_pre_norm", default=False)
+    pre_norm: bool = key("_pre_norm", default=False)
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)

@@ -21,8 +21,8 @@ PREFIX = "bert"
 
 @dataclass
 class Args(EncoderArgs):
-    tie_word_embeddings: bool = True
     initializer_range: float = 0.02
+    tie_word_embeddings: bool = True
 
 
 def backbone(a: Args, pooler: bool) -> EncoderModel:

@@ -24,8 +24,8 @@ from autocli.models._task import TaskModel
 
 @dataclass
 class Args(_deberta.DebertaArgs):
-    vocab_size: int = 50265
     talking_head: bool = False
+    vocab_size: int = 50265
 
 
 # --- blocks --------------------------------------------------------------------------------------

@@ -29,18 +29,18 @@ from autocli.models._task import TaskModel
 
 @dataclass
 class Args(_deberta.DebertaArgs):
-    vocab_size: int = 128100
-    hidden_size: int = 1536
-    num_hidden_layers: int = 24
-    num_attention_heads: int = 24
-    intermediate_size: int = 6144
     attention_head_size: int | None = None  # None: hidden_size / num_attention_heads
+    conv_act: str = "tanh"
+    conv_groups: int = 1
+    conv_kernel_size: int = 0
+    hidden_size: int = 1536
+    intermediate_size: int = 6144
+    norm_rel_ebd: str | tuple = "none"  # "layer_norm", ... joined by "|": read as a tuple
+    num_attention_heads: int = 24
+    num_hidden_layers: int = 24
     position_buckets: int = -1
     share_att_key: bool = False
-    norm_rel_ebd: str | tuple = "none"  # "layer_norm", ... joined by "|": read as a tuple
-    conv_kernel_size: int = 0
-    conv_groups: int = 1
-    conv_act: str = "tanh"
+    vocab_size: int = 128100
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)

@@ -28,15 +28,14 @@ EPS = 1e-12  # hard-coded in transformers' DistilBERT
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 30522
-    dim: int = key("dim", "hidden_size", default=768)  # transformers maps the BERT names onto DistilBERT's
-    n_layers: int = key("n_layers", "num_hidden_layers", default=6)
-    n_heads: int = key("n_heads", "num_attention_heads", default=12)
-    hidden_dim: int = 4 * 768
     activation: str = "gelu"
+    dim: int = key("dim", "hidden_size", default=768)  # transformers maps the BERT names onto DistilBERT's
+    hidden_dim: int = 4 * 768
     max_position_embeddings: int = 512
+    n_heads: int = key("n_heads", "num_attention_heads", default=12)
+    n_layers: int = key("n_layers", "num_hidden_layers", default=6)
     sinusoidal_pos_embds: bool = False
-    num_labels: int = 2
+    vocab_size: int = 30522
 
     def check(self, cfg: Config) -> None:
         check_heads(self.dim, self.n_heads, "dim {} is not a multiple of n_heads {}")

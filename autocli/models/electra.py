@@ -27,14 +27,14 @@ SUMMARY_TYPES = ("last", "first", "mean", "cls_index")
 
 @dataclass
 class Args(EncoderArgs):
-    hidden_size: int = 256
-    num_attention_heads: int = 4
-    intermediate_size: int = 1024
     embedding_size: int = 128
+    hidden_size: int = 256
+    intermediate_size: int = 1024
+    num_attention_heads: int = 4
+    summary_activation: str | None = key(default="gelu", null=True)  # null: no activation
+    summary_proj_to_labels: bool = False
     summary_type: str = "first"
     summary_use_proj: bool = True
-    summary_proj_to_labels: bool = False
-    summary_activation: str | None = key(default="gelu", null=True)  # null: no activation
 
 
 def backbone(a: Args) -> EncoderModel:

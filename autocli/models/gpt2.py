@@ -16,7 +16,7 @@ from autocli.config import Config
 from autocli.errors import Unsupported
 from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import Conv1D, FeedForward, activation
+from autocli.models._decoder import Backbone, Conv1D, FeedForward, activation
 from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
@@ -24,19 +24,18 @@ PREFIX = "transformer"
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 50257
+    activation_function: str = "gelu_new"
+    add_cross_attention: bool = False
+    layer_norm_epsilon: float = 1e-5
     n_embd: int = 768
-    n_layer: int = 12
     n_head: int = 12
     n_inner: int | None = None  # None: 4 * n_embd
+    n_layer: int = 12
     n_positions: int = 1024
-    activation_function: str = "gelu_new"
-    layer_norm_epsilon: float = 1e-5
-    scale_attn_weights: bool = True
     scale_attn_by_inverse_layer_idx: bool = False
-    add_cross_attention: bool = False
+    scale_attn_weights: bool = True
     tie_word_embeddings: bool = True
-    num_labels: int = 2
+    vocab_size: int = 50257
 
     def check(self, cfg: Config) -> None:
         if self.add_cross_attention:
@@ -81,25 +80,19 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class GPT2Model(nn.Module):
+class GPT2Model(Backbone):
     def __init__(self, a: Args):
-        super().__init__()
-        self.a = a
+        super().__init__(a, (a.n_layer, a.n_head, a.n_embd // a.n_head))
         self.wte = nn.Embedding(a.vocab_size, a.n_embd)
         self.wpe = nn.Embedding(a.n_positions, a.n_embd)
         self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
         self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
 
-    def cache_shape(self):
-        return self.a.n_layer, self.a.n_head, self.a.n_embd // self.a.n_head
-
     def forward(self, input_ids, step):
         # Rows of a batch that already finished keep stepping past their limit; their outputs are discarded.
         positions = step.positions.clamp(max=self.a.n_positions - 1)
         x = self.wte(input_ids) + self.wpe(positions)  # (B, T, C)
-        for block in self.h:
-            x = block(x, step)
-        return self.ln_f(x)  # (B, T, C)
+        return self.ln_f(self.blocks(x, step, self.h))  # (B, T, C)
 
 
 HEADS = decoder_heads("n_embd")

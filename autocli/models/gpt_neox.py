@@ -15,7 +15,7 @@ from torch import nn
 from autocli.config import Config
 from autocli.models._args import ConfigArgs, check_heads, derived
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import FeedForward, activation, linear
+from autocli.models._decoder import Backbone, FeedForward, activation, linear
 from autocli.models._rope import Rotary, rope_parameters
 from autocli.models._task import TaskModel, decoder_heads
 
@@ -24,18 +24,17 @@ PREFIX = "gpt_neox"
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 50432
+    attention_bias: bool = True
+    hidden_act: str = "gelu"
     hidden_size: int = 6144
     intermediate_size: int = 24576
-    num_hidden_layers: int = 44
-    num_attention_heads: int = 64
-    hidden_act: str = "gelu"
     layer_norm_eps: float = 1e-5
     max_position_embeddings: int = 2048
-    use_parallel_residual: bool = True
-    attention_bias: bool = True
+    num_attention_heads: int = 64
+    num_hidden_layers: int = 44
     tie_word_embeddings: bool = False
-    num_labels: int = 2
+    use_parallel_residual: bool = True
+    vocab_size: int = 50432
     rope: dict = derived()  # rope_parameters(): theta, partial_rotary_factor (rotary_pct), scaling
 
     @property
@@ -88,24 +87,16 @@ class Layer(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
-class GPTNeoXModel(nn.Module):
+class GPTNeoXModel(Backbone):
     def __init__(self, a: Args):
-        super().__init__()
-        self.a = a
+        super().__init__(a, (a.num_hidden_layers, a.num_attention_heads, a.head_dim))
         self.embed_in = nn.Embedding(a.vocab_size, a.hidden_size)
         self.layers = nn.ModuleList(Layer(a, i) for i in range(a.num_hidden_layers))
         self.final_layer_norm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
         self.rotary = Rotary(a.rope, a.head_dim, a.max_position_embeddings)
 
-    def cache_shape(self):
-        return self.a.num_hidden_layers, self.a.num_attention_heads, self.a.head_dim
-
     def forward(self, input_ids, step):
-        x = self.embed_in(input_ids)  # (B, T, C)
-        cos, sin = self.rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
-        for layer in self.layers:
-            x = layer(x, step, self.rotary, cos, sin)
-        return self.final_layer_norm(x)  # (B, T, C)
+        return self.final_layer_norm(self.blocks(self.embed_in(input_ids), step, self.layers, self.rotary))  # (B, T, C)
 
 
 HEADS = decoder_heads("hidden_size")

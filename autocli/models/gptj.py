@@ -16,7 +16,7 @@ from autocli.config import Config
 from autocli.errors import Unsupported
 from autocli.models._args import ConfigArgs, check_heads, key
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import FeedForward, activation, fuse, linear, project
+from autocli.models._decoder import Backbone, FeedForward, activation, fuse, linear, project
 from autocli.models._rope import Rotary
 from autocli.models._task import TaskModel, decoder_heads
 
@@ -26,17 +26,16 @@ ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 50400
-    n_embd: int = 4096
-    n_layer: int = 28
-    n_head: int = 16
-    n_inner: int | None = None  # None: 4 * n_embd
-    n_positions: int = 2048
-    rotary_dim: int | None = key(default=64, null=True)  # null: the whole head
     activation_function: str = "gelu_new"
     layer_norm_epsilon: float = 1e-5
+    n_embd: int = 4096
+    n_head: int = 16
+    n_inner: int | None = None  # None: 4 * n_embd
+    n_layer: int = 28
+    n_positions: int = 2048
+    rotary_dim: int | None = key(default=64, null=True)  # null: the whole head
     tie_word_embeddings: bool = False
-    num_labels: int = 2
+    vocab_size: int = 50400
 
     @property
     def head_dim(self) -> int:
@@ -96,25 +95,17 @@ class Block(nn.Module):
         return x + self.attn(h, step, rotary, cos, sin) + self.mlp(h)
 
 
-class GPTJModel(nn.Module):
+class GPTJModel(Backbone):
     def __init__(self, a: Args):
-        super().__init__()
-        self.a = a
+        super().__init__(a, (a.n_layer, a.n_head, a.head_dim))
         self.wte = nn.Embedding(a.vocab_size, a.n_embd)
         self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
         self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
         rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
         self.rotary = Rotary(rope, a.head_dim, a.n_positions, interleaved=True, dim=a.rotary_dim)
 
-    def cache_shape(self):
-        return self.a.n_layer, self.a.n_head, self.a.head_dim
-
     def forward(self, input_ids, step):
-        x = self.wte(input_ids)  # (B, T, C)
-        cos, sin = self.rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
-        for block in self.h:
-            x = block(x, step, self.rotary, cos, sin)
-        return self.ln_f(x)  # (B, T, C)
+        return self.ln_f(self.blocks(self.wte(input_ids), step, self.h, self.rotary))  # (B, T, C)
 
 
 HEADS = decoder_heads("n_embd", lm_bias=True)

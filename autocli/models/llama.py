@@ -21,7 +21,7 @@ from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.models._args import ConfigArgs, derived, key
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import CappedLinear, RMSNorm, RMSNormPlusOne, activation, fuse, linear, project
+from autocli.models._decoder import Backbone, CappedLinear, RMSNorm, RMSNormPlusOne, activation, fuse, linear, project
 from autocli.models._rope import Rotary, rope_parameters
 from autocli.models._task import Head, TaskModel, decoder_heads, per_token
 
@@ -30,43 +30,42 @@ PREFIX = "model"
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 32000
-    hidden_size: int = 4096
-    intermediate_size: int = 11008
-    num_hidden_layers: int = 32
-    num_attention_heads: int = 32
-    num_key_value_heads: int | None = None  # None: num_attention_heads
+    attention_bias: bool = False
+    attn_logit_softcapping: float | None = None  # Gemma 2
+    final_logit_softcapping: float | None = None  # Gemma 2
     head_dim: int | None = None  # None: hidden_size / num_attention_heads
     hidden_act: str = "silu"
     hidden_activation: str | None = None  # Gemma 2 reads its activation here (`_act_key`)
-    rms_norm_eps: float = 1e-6
-    max_position_embeddings: int = 2048
-    attention_bias: bool = False
-    query_pre_attn_scalar: float | None = None  # Gemma 2: queries scaled by its ** -0.5, not head_dim's
-    attn_logit_softcapping: float | None = None  # Gemma 2
-    final_logit_softcapping: float | None = None  # Gemma 2
-    sliding_window: int | None = None
-    use_sliding_window: bool = False
+    hidden_size: int = 4096
+    intermediate_size: int = 11008
     layer_types: list | None = None
+    max_position_embeddings: int = 2048
     max_window_layers: int = 28
-    use_bidirectional_attention: bool = False
+    num_attention_heads: int = 32
+    num_hidden_layers: int = 32
+    num_key_value_heads: int | None = None  # None: num_attention_heads
+    query_pre_attn_scalar: float | None = None  # Gemma 2: queries scaled by its ** -0.5, not head_dim's
+    rms_norm_eps: float = 1e-6
+    sliding_window: int | None = None
     tie_word_embeddings: bool = False
     token_classification_bias: bool = True
-    num_labels: int = 2
+    use_bidirectional_attention: bool = False
+    use_sliding_window: bool = False
+    vocab_size: int = 32000
     # what a variant's modeling file hard-codes, from its registry row's private keys
-    qkv_bias: bool = key("_qkv_bias", "attention_bias", default=False)
-    o_bias: bool = key("_o_bias", "attention_bias", default=False)
-    mlp_bias: bool = key("_mlp_bias", "mlp_bias", default=False)
-    qk_norm: bool = key("_qk_norm", default=False)  # Qwen3: RMSNorm over each head of q and k
-    sliding: str | None = key("_sliding")  # which layers slide: "all", "layer_types", "alternate"
-    act_key: str = key("_act_key", default="hidden_act")
     act_aliases: dict | None = key("_act_aliases")
-    norm_plus_one: bool = key("_norm_plus_one", default=False)  # Gemma: RMSNorm weights stored as an offset from 1
+    act_key: str = key("_act_key", default="hidden_act")
     embed_scale: bool = key("_embed_scale", default=False)  # Gemma: embeddings times sqrt(hidden_size) in the model's dtype
-    sandwich_norms: bool = key("_sandwich_norms", default=False)  # Gemma 2: norms after attention and MLP as well
+    mlp_bias: bool = key("_mlp_bias", "mlp_bias", default=False)
+    norm_plus_one: bool = key("_norm_plus_one", default=False)  # Gemma: RMSNorm weights stored as an offset from 1
+    o_bias: bool = key("_o_bias", "attention_bias", default=False)
     partial_rotary: bool = key("_partial_rotary", default=False)
+    qk_norm: bool = key("_qk_norm", default=False)  # Qwen3: RMSNorm over each head of q and k
+    qkv_bias: bool = key("_qkv_bias", "attention_bias", default=False)
     rope_aliases: dict | None = key("_rope_aliases")
     rope_replay: bool = key("_rope_replay", default=False)  # Phi-3: generation reruns the sequence when LongRoPE switches
+    sandwich_norms: bool = key("_sandwich_norms", default=False)  # Gemma 2: norms after attention and MLP as well
+    sliding: str | None = key("_sliding")  # which layers slide: "all", "layer_types", "alternate"
     rope: dict = derived()
     windows: list = derived()  # per layer: sliding window length, or None for full attention
     query_scale: float | None = derived()
@@ -197,18 +196,14 @@ class Block(nn.Module):
         return x + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(x)))
 
 
-class LlamaModel(nn.Module):
+class LlamaModel(Backbone):
     def __init__(self, a: Args):
-        super().__init__()
-        self.a = a
+        super().__init__(a, (a.num_hidden_layers, a.num_key_value_heads, a.head_dim))
         self.embed_tokens = nn.Embedding(a.vocab_size, a.hidden_size)
         self.layers = nn.ModuleList(Block(a, i) for i in range(a.num_hidden_layers))
         self.norm = norm(a)
         self.rotary = Rotary(a.rope, a.head_dim, a.max_position_embeddings)
         self.replays = a.rope_replay and self.rotary.switch_point is not None
-
-    def cache_shape(self):
-        return self.a.num_hidden_layers, self.a.num_key_value_heads, self.a.head_dim
 
     def forward(self, input_ids, step):
         if self.replays and step.cache is not None:
@@ -224,10 +219,7 @@ class LlamaModel(nn.Module):
         x = self.embed_tokens(input_ids)  # (B, T, H)
         if self.a.embed_scale:  # sqrt(hidden) rounded to the model's dtype first, as transformers does
             x = x * torch.tensor(self.a.hidden_size ** 0.5, device=x.device).to(x.dtype)
-        cos, sin = self.rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, hd)
-        for block in self.layers:
-            x = block(x, step, self.rotary, cos, sin)
-        return self.norm(x)  # (B, T, H)
+        return self.norm(self.blocks(x, step, self.layers, self.rotary))  # (B, T, H)
 
 
 def _lm_head(a: Args) -> nn.Module:

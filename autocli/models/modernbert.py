@@ -32,26 +32,25 @@ DEFAULT_THETA = {"full_attention": 160_000.0, "sliding_attention": 10_000.0}
 
 @dataclass
 class Args(ConfigArgs):
-    vocab_size: int = 50368
-    hidden_size: int = 768
-    num_hidden_layers: int = 22
-    num_attention_heads: int = 12
-    head_dim: int | None = None  # must be hidden_size / num_attention_heads
-    intermediate_size: int = 1152
-    hidden_activation: str = "gelu"
-    max_position_embeddings: int = 8192
-    norm_eps: float = 1e-5
-    norm_bias: bool = False
     attention_bias: bool = False
-    mlp_bias: bool = False
-    layer_types: tuple | None = None  # one of LAYER_TYPES per layer (transformers 5)
-    global_attn_every_n_layers: int = 3  # older configs: every n-th layer global, the others sliding
-    local_attention: int = 128
-    classifier_pooling: str = "cls"
-    classifier_bias: bool = False
     classifier_activation: str = "gelu"
+    classifier_bias: bool = False
+    classifier_pooling: str = "cls"
     decoder_bias: bool = True
-    num_labels: int = 2
+    global_attn_every_n_layers: int = 3  # older configs: every n-th layer global, the others sliding
+    head_dim: int | None = None  # must be hidden_size / num_attention_heads
+    hidden_activation: str = "gelu"
+    hidden_size: int = 768
+    intermediate_size: int = 1152
+    layer_types: tuple | None = None  # one of LAYER_TYPES per layer (transformers 5)
+    local_attention: int = 128
+    max_position_embeddings: int = 8192
+    mlp_bias: bool = False
+    norm_bias: bool = False
+    norm_eps: float = 1e-5
+    num_attention_heads: int = 12
+    num_hidden_layers: int = 22
+    vocab_size: int = 50368
     rope_theta: dict = derived()  # layer type -> theta
 
     def check(self, cfg: Config) -> None:

@@ -26,9 +26,9 @@ PREFIX = "roberta"
 
 @dataclass
 class Args(EncoderArgs):
-    vocab_size: int = 50265
     pad_token_id: int = 1
     tie_word_embeddings: bool = True
+    vocab_size: int = 50265
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)

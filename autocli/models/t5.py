@@ -35,21 +35,21 @@ PREFIX = "transformer"
 
 @dataclass
 class Args(Seq2SeqArgs):
-    vocab_size: int = 32128
-    d_model: int = 512
-    d_kv: int = 64
     d_ff: int = 2048
-    num_layers: int = 6
+    d_kv: int = 64
+    d_model: int = 512
+    feed_forward_proj: str = "relu"  # ACT or gated-ACT
+    layer_norm_epsilon: float = 1e-6
     num_decoder_layers: int | None = None  # None: num_layers
     num_heads: int = 8
-    relative_attention_num_buckets: int = 32
+    num_layers: int = 6
     relative_attention_max_distance: int = 128
-    layer_norm_epsilon: float = 1e-6
-    feed_forward_proj: str = "relu"  # ACT or gated-ACT
+    relative_attention_num_buckets: int = 32
     tie_word_embeddings: bool = True
+    vocab_size: int = 32128
+    per_layer_bias: bool = key("_per_layer_bias", default=False)  # umt5: every self-attention layer has its own relative bias
     # None: older configs, where v1.0 (tied) scales and v1.1 (untied) does not; mt5's row never scales
     scale_decoder_outputs: bool | None = key("_scale_decoder_outputs", "scale_decoder_outputs")
-    per_layer_bias: bool = key("_per_layer_bias", default=False)  # umt5: every self-attention layer has its own relative bias
     dense_act_fn: str = derived()
     is_gated_act: bool = derived()
 
