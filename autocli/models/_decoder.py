@@ -11,11 +11,15 @@ into one product each; both keep the checkpoint's names and add no memory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autocli.config import Config
 from autocli.models import _layers
+from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, soft_cap  # noqa: F401  (attend: where decoder families look for it)
 
 
@@ -153,6 +157,39 @@ class FeedForward(nn.Module):
     def forward(self, x):
         up, down = self.names
         return getattr(self, down)(self.act(getattr(self, up)(x)))
+
+
+# --- GPT-2's settings -----------------------------------------------------------------------------
+
+@dataclass
+class GPTArgs(ConfigArgs):
+    """What GPT-2 and GPT-J name alike (GPT-2's defaults): their settings, checks, norms and MLP."""
+
+    activation_function: str = "gelu_new"
+    layer_norm_epsilon: float = 1e-5
+    n_embd: int = 768
+    n_head: int = 12
+    n_inner: int | None = None  # None: 4 * n_embd
+    n_layer: int = 12
+    n_positions: int = 1024
+    tie_word_embeddings: bool = True
+    vocab_size: int = 50257
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    def check(self, cfg: Config) -> None:
+        check_heads(self.n_embd, self.n_head, "n_embd {} is not a multiple of n_head {}")
+        activation(self.activation_function, "activation_function")
+        self.n_inner = self.n_inner or 4 * self.n_embd
+
+    def norm(self) -> nn.LayerNorm:
+        return nn.LayerNorm(self.n_embd, eps=self.layer_norm_epsilon)
+
+    def mlp(self, names: tuple[str, str], proj) -> FeedForward:
+        """up -> activation_function -> down, under the checkpoint's names, made of the family's projections."""
+        return FeedForward(names, proj(self.n_embd, self.n_inner), proj(self.n_inner, self.n_embd), activation(self.activation_function))
 
 
 # --- backbones ----------------------------------------------------------------------------------

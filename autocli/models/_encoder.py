@@ -97,9 +97,11 @@ class EncoderLayer(nn.Module):
 
 
 class Encoder(nn.Module):
-    def __init__(self, layers: int, hidden: int, heads: int, inner: int, act, eps: float):
+    """`layer.N`, run in turn over (x, mask) (BERT's and DistilBERT's names)."""
+
+    def __init__(self, layers):
         super().__init__()
-        self.layer = nn.ModuleList(EncoderLayer(hidden, heads, inner, act, eps) for _ in range(layers))
+        self.layer = nn.ModuleList(layers)
 
     def forward(self, x, mask):
         for layer in self.layer:
@@ -129,7 +131,8 @@ class EncoderModel(nn.Module):
 
 
 def encoder(a, act) -> Encoder:
-    return Encoder(a.num_hidden_layers, a.hidden_size, a.num_attention_heads, a.intermediate_size, act, a.layer_norm_eps)
+    return Encoder(EncoderLayer(a.hidden_size, a.num_attention_heads, a.intermediate_size, act, a.layer_norm_eps)
+                   for _ in range(a.num_hidden_layers))
 
 
 def pooled(name: str):

@@ -18,7 +18,7 @@ from torch import nn
 from autocli.config import Config
 from autocli.models._args import ConfigArgs, check_heads, key
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
-from autocli.models._encoder import SHARED_HEADS
+from autocli.models._encoder import SHARED_HEADS, Encoder
 from autocli.models._layers import activation
 from autocli.models._task import Head, TaskModel
 
@@ -106,22 +106,11 @@ class TransformerBlock(nn.Module):
         return self.output_layer_norm(self.ffn(x) + x)
 
 
-class Transformer(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.layer = nn.ModuleList(TransformerBlock(a) for _ in range(a.n_layers))
-
-    def forward(self, x, mask):
-        for layer in self.layer:
-            x = layer(x, mask)
-        return x
-
-
 class DistilBertModel(nn.Module):
     def __init__(self, a: Args):
         super().__init__()
         self.embeddings = Embeddings(a)
-        self.transformer = Transformer(a)
+        self.transformer = Encoder(TransformerBlock(a) for _ in range(a.n_layers))
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
         x = self.embeddings(input_ids)

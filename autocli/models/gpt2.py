@@ -14,35 +14,23 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import Unsupported
-from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import Backbone, Conv1D, FeedForward, activation
+from autocli.models._decoder import Backbone, Conv1D, GPTArgs
 from autocli.models._task import TaskModel, decoder_heads
 
 PREFIX = "transformer"
 
 
 @dataclass
-class Args(ConfigArgs):
-    activation_function: str = "gelu_new"
+class Args(GPTArgs):
     add_cross_attention: bool = False
-    layer_norm_epsilon: float = 1e-5
-    n_embd: int = 768
-    n_head: int = 12
-    n_inner: int | None = None  # None: 4 * n_embd
-    n_layer: int = 12
-    n_positions: int = 1024
     scale_attn_by_inverse_layer_idx: bool = False
     scale_attn_weights: bool = True
-    tie_word_embeddings: bool = True
-    vocab_size: int = 50257
 
     def check(self, cfg: Config) -> None:
         if self.add_cross_attention:
             raise Unsupported("GPT-2 with cross-attention (add_cross_attention) is not supported", "autocli runs GPT-2 as a decoder-only model")
-        check_heads(self.n_embd, self.n_head, "n_embd {} is not a multiple of n_head {}")
-        activation(self.activation_function, "activation_function")
-        self.n_inner = self.n_inner or 4 * self.n_embd
+        super().check(cfg)
 
 
 class Attention(nn.Module):
@@ -51,7 +39,7 @@ class Attention(nn.Module):
         self.n_head, self.layer = a.n_head, layer
         self.c_attn = Conv1D(a.n_embd, 3 * a.n_embd)
         self.c_proj = Conv1D(a.n_embd, a.n_embd)
-        self.scale = (a.n_embd // a.n_head) ** -0.5 if a.scale_attn_weights else 1.0
+        self.scale = a.head_dim ** -0.5 if a.scale_attn_weights else 1.0
         if a.scale_attn_by_inverse_layer_idx:
             self.scale /= float(layer + 1)
 
@@ -63,17 +51,13 @@ class Attention(nn.Module):
         return self.c_proj(merge_heads(y))
 
 
-def MLP(a: Args) -> FeedForward:
-    return FeedForward(("c_fc", "c_proj"), Conv1D(a.n_embd, a.n_inner), Conv1D(a.n_inner, a.n_embd), activation(a.activation_function))
-
-
 class Block(nn.Module):
     def __init__(self, a: Args, layer: int):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.ln_1 = a.norm()
         self.attn = Attention(a, layer)
-        self.ln_2 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
-        self.mlp = MLP(a)
+        self.ln_2 = a.norm()
+        self.mlp = a.mlp(("c_fc", "c_proj"), Conv1D)
 
     def forward(self, x, step):
         x = x + self.attn(self.ln_1(x), step)
@@ -82,11 +66,11 @@ class Block(nn.Module):
 
 class GPT2Model(Backbone):
     def __init__(self, a: Args):
-        super().__init__(a, (a.n_layer, a.n_head, a.n_embd // a.n_head))
+        super().__init__(a, (a.n_layer, a.n_head, a.head_dim))
         self.wte = nn.Embedding(a.vocab_size, a.n_embd)
         self.wpe = nn.Embedding(a.n_positions, a.n_embd)
         self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
-        self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.ln_f = a.norm()
 
     def forward(self, input_ids, step):
         # Rows of a batch that already finished keep stepping past their limit; their outputs are discarded.

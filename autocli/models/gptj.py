@@ -14,9 +14,9 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import Unsupported
-from autocli.models._args import ConfigArgs, check_heads, key
+from autocli.models._args import key
 from autocli.models._attention import attend, merge_heads
-from autocli.models._decoder import Backbone, FeedForward, activation, fuse, linear, project
+from autocli.models._decoder import Backbone, GPTArgs, fuse, linear, project
 from autocli.models._rope import Rotary
 from autocli.models._task import TaskModel, decoder_heads
 
@@ -25,29 +25,20 @@ ROPE_THETA = 10000.0  # fixed in GPT-J's sinusoidal table
 
 
 @dataclass
-class Args(ConfigArgs):
-    activation_function: str = "gelu_new"
-    layer_norm_epsilon: float = 1e-5
+class Args(GPTArgs):
     n_embd: int = 4096
     n_head: int = 16
-    n_inner: int | None = None  # None: 4 * n_embd
     n_layer: int = 28
     n_positions: int = 2048
     rotary_dim: int | None = key(default=64, null=True)  # null: the whole head
     tie_word_embeddings: bool = False
     vocab_size: int = 50400
 
-    @property
-    def head_dim(self) -> int:
-        return self.n_embd // self.n_head
-
     def check(self, cfg: Config) -> None:
-        check_heads(self.n_embd, self.n_head, "n_embd {} is not a multiple of n_head {}")
+        super().check(cfg)
         rotary_dim = self.rotary_dim = self.head_dim if self.rotary_dim is None else self.rotary_dim
         if rotary_dim < 2 or rotary_dim > self.head_dim or rotary_dim % 2:
             raise Unsupported(f"rotary_dim {rotary_dim!r} does not fit head size {self.head_dim}", "rotary_dim must be even and at most n_embd / n_head")
-        activation(self.activation_function, "activation_function")
-        self.n_inner = self.n_inner or 4 * self.n_embd
 
 
 class Attention(nn.Module):
@@ -77,18 +68,14 @@ class Attention(nn.Module):
         return self.out_proj(merge_heads(y))
 
 
-def MLP(a: Args) -> FeedForward:
-    return FeedForward(("fc_in", "fc_out"), linear(a.n_embd, a.n_inner), linear(a.n_inner, a.n_embd), activation(a.activation_function))
-
-
 class Block(nn.Module):
     """Attention and MLP in parallel, both reading one LayerNorm of the input."""
 
     def __init__(self, a: Args, layer: int):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.ln_1 = a.norm()
         self.attn = Attention(a, layer)
-        self.mlp = MLP(a)
+        self.mlp = a.mlp(("fc_in", "fc_out"), linear)
 
     def forward(self, x, step, rotary, cos, sin):
         h = self.ln_1(x)
@@ -100,7 +87,7 @@ class GPTJModel(Backbone):
         super().__init__(a, (a.n_layer, a.n_head, a.head_dim))
         self.wte = nn.Embedding(a.vocab_size, a.n_embd)
         self.h = nn.ModuleList(Block(a, i) for i in range(a.n_layer))
-        self.ln_f = nn.LayerNorm(a.n_embd, eps=a.layer_norm_epsilon)
+        self.ln_f = a.norm()
         rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
         self.rotary = Rotary(rope, a.head_dim, a.n_positions, interleaved=True, dim=a.rotary_dim)
 
