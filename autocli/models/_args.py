@@ -11,23 +11,6 @@ from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported
 
 
-def read_int(r: dict, key: str, default: int, low: int = 1) -> int:
-    value = r.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        hint = f"{key} must be a positive integer" if low == 1 else f"{key} must be an integer >= {low}"
-        raise InvalidCheckpoint(f"config.json: {key} is {value!r}", hint)
-    return value
-
-
-def read_float(r: dict, key: str, default: float) -> float:
-    value = r.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise InvalidCheckpoint(f"config.json: {key} is {value!r}", f"{key} must be a positive number")
-    return float(value)
-
-
 def check_heads(hidden, heads, names: str = "hidden_size {} is not a multiple of num_attention_heads {}") -> None:
     if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
         raise InvalidCheckpoint(names.format(hidden, heads), "the config is inconsistent")
