@@ -17,8 +17,8 @@ def check_heads(hidden, heads, names: str = "hidden_size {} is not a multiple of
 
 
 def key(*keys: str, default=None, null=False):
-    """A field read from other config keys, the first one set wins (an older name, a registry row's private
-    `_key`); null=True: an explicit null is a value (None), not the default."""
+    """A field read from the first of `keys` that config.json sets (no keys: the field's own name): an older or
+    alternative name, a registry row's private `_key`. null=True: an explicit null is a value, not the default."""
     return field(default=default, metadata={"keys": keys, "null": null})
 
 
