@@ -23,6 +23,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 # image_processor_type / feature_extractor_type -> "module:Class" under autocli.preprocess. transformers' own
 # names, the older *FeatureExtractor names of image processors and the torchvision *Fast variants included.
 PROCESSORS: dict[str, str] = {}
+# speech: wav2vec2 and HuBERT checkpoints name the same extractor
+PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:
