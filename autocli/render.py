@@ -301,6 +301,19 @@ def embed_table(records):
     return tbl
 
 
+@table(results.Transcription)
+def transcribe_table(records):
+    from rich.markup import escape
+
+    tbl = simple_table("#", "file", "seconds", "text")
+    for rec in records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 4)
+            continue
+        tbl.add_row(str(rec.index), _short(rec._text, 40), f"{rec.seconds:.2f}", escape(rec.text))
+    return tbl
+
+
 @table(results.Chosen)
 def choose_table(records):
     logits = _with_logits(records, lambda r: next((c.logits for c in r.scores if c.logits is not None), None))

@@ -37,7 +37,7 @@ AUDIO_VARIANTS = {
     "wav2vec2": _speech("wav2vec2", "Wav2Vec2", _SMALL),  # group norm, post-norm (wav2vec2-base)
     "wav2vec2-layer": _speech("wav2vec2", "Wav2Vec2", _LAYER),  # layer norm convs with bias
     "wav2vec2-stable": _speech("wav2vec2", "Wav2Vec2", _STABLE),  # pre-norm layers (large-lv60, XLS-R)
-    "wav2vec2-even-kernel": _speech("wav2vec2", "Wav2Vec2", dict(_SMALL, num_conv_pos_embeddings=15, hidden_act="relu"), ("ctc",)),
+    "wav2vec2-odd-kernel-relu": _speech("wav2vec2", "Wav2Vec2", dict(_SMALL, num_conv_pos_embeddings=15, hidden_act="relu"), ("ctc",)),
     "wav2vec2-weighted": _speech("wav2vec2", "Wav2Vec2", dict(_SMALL, use_weighted_layer_sum=True), ("audio-classification",)),
     "wav2vec2-stable-weighted": _speech("wav2vec2", "Wav2Vec2", dict(_STABLE, use_weighted_layer_sum=True), ("audio-classification",)),
     "wav2vec2-adapter": _speech("wav2vec2", "Wav2Vec2", dict(_STABLE, add_adapter=True, output_hidden_size=24, num_adapter_layers=2),

@@ -10,6 +10,7 @@ over the real frames, `classifier`; with use_weighted_layer_sum a softmax-weight
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -276,6 +277,11 @@ class Wav2Vec2Model(nn.Module):
         frames = None if attention_mask is None else self.frames_mask(attention_mask, adapter=False, width=x.shape[1])
         x = self.encoder(x, frames, self.keep_all)
         return self.adapter(x) if hasattr(self, "adapter") and not self.keep_all else x
+
+    @property
+    def samples_per_frame(self) -> int:
+        """transformers' inputs_to_logits_ratio: the product of the conv strides (adapters not counted)."""
+        return math.prod(self.a.conv_stride)
 
     def frames_mask(self, attention_mask, adapter: bool = True, width: int | None = None):
         """The mask over samples (B, S) -> over output frames (B, T): transformers' _get_feat_extract_output_lengths."""
