@@ -310,7 +310,8 @@ def transcribe_table(records):
         if isinstance(rec, ErrorRecord):
             error_rows(tbl, rec, 4)
             continue
-        tbl.add_row(str(rec.index), _short(rec._text, 40), f"{rec.seconds:.2f}", escape(rec.text))
+        path = rec._text if len(rec._text) <= 40 else "…" + rec._text[-39:]  # a path's end says the most
+        tbl.add_row(str(rec.index), escape(path), f"{rec.seconds:.2f}", escape(rec.text))
     return tbl
 
 

@@ -8,6 +8,7 @@ A processor class (autocli/preprocess/<module>.py) has:
   load(path: str) -> raw                                 decodes one file; a bad file raises an AutocliError
   __call__(raws: list) -> {name: np.ndarray}             the model's inputs for a batch
   settings() -> dict, steps() -> list[str]               what inspect and `preprocess` show
+  batch_key(raw) (optional)                              inputs whose keys differ never share a batch
 """
 
 from __future__ import annotations

@@ -77,6 +77,10 @@ class Wav2Vec2FeatureExtractor:
             mask[row, : len(clip)] = 1
         return {"input_values": values, "attention_mask": mask} if self.return_attention_mask else {"input_values": values}
 
+    def batch_key(self, raw):
+        """Clips with different keys never share a batch: without an attention mask the model sees the padding."""
+        return None if self.return_attention_mask else len(raw)
+
     def settings(self) -> dict:
         return {"feature_extractor_type": type(self).__name__, "sampling_rate": self.sampling_rate,
                 "do_normalize": self.do_normalize, "return_attention_mask": self.return_attention_mask,

@@ -106,16 +106,15 @@ def transcribe(model, processor, decoder, items: Iterable, options: TranscribeOp
 
 
 class Batches:
-    """Chunks waiting for a forward pass, grouped so that a batch never pads what the model cannot mask."""
+    """Chunks waiting for a forward pass, grouped by processor.batch_key (no padding the model cannot mask)."""
 
     def __init__(self, model, processor, batch_size: int, align: int):
         self.model, self.size, self.align = model, max(1, batch_size), align
-        self.masked, self.pad_value = processor.return_attention_mask, processor.padding_value
+        self.processor, self.masked, self.pad_value = processor, processor.return_attention_mask, processor.padding_value
         self.groups: dict = {}  # width key -> [(chunk, number)]
 
     def add(self, chunk: Chunk, number: int, files: dict) -> None:
-        # without an attention mask the padding would change a chunk's frames: only equal lengths share a batch
-        key = None if self.masked else chunk.values["input_values"].shape[1]
+        key = self.processor.batch_key(chunk.values["input_values"][0])
         group = self.groups.setdefault(key, [])
         group.append((chunk, number))
         if len(group) >= self.size:
