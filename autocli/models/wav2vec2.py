@@ -152,6 +152,17 @@ class PositionalConvEmbedding(nn.Module):
 
 # --- the transformer ------------------------------------------------------------------------------
 
+class FeedForward(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        self.intermediate_dense = nn.Linear(a.hidden_size, a.intermediate_size)
+        self.output_dense = nn.Linear(a.intermediate_size, a.hidden_size)
+        self.act = activation(a.hidden_act)
+
+    def forward(self, x):
+        return self.output_dense(self.act(self.intermediate_dense(x)))  # (B, T, H)
+
+
 class Attention(nn.Module):
     def __init__(self, hidden: int, heads: int):
         super().__init__()
@@ -162,17 +173,6 @@ class Attention(nn.Module):
     def forward(self, x, mask):
         q, k, v = (split_heads(p(x), self.num_heads) for p in (self.q_proj, self.k_proj, self.v_proj))  # (B, nh, T, hd)
         return self.out_proj(merge_heads(attend(q, k, v, mask)))  # (B, T, H)
-
-
-class FeedForward(nn.Module):
-    def __init__(self, a: Args):
-        super().__init__()
-        self.intermediate_dense = nn.Linear(a.hidden_size, a.intermediate_size)
-        self.output_dense = nn.Linear(a.intermediate_size, a.hidden_size)
-        self.act = activation(a.hidden_act)
-
-    def forward(self, x):
-        return self.output_dense(self.act(self.intermediate_dense(x)))  # (B, T, H)
 
 
 class AttnAdapter(nn.Module):
