@@ -73,3 +73,15 @@ def test_missing_soundfile_names_the_extra(cli, audio_root, hostile, monkeypatch
     [rec] = res.jsonl()
     assert "soundfile" in rec["error"]["message"] and "autocli[audio]" in rec["error"]["hint"]
     assert rec["error"]["exit_code"] == 5 and "Traceback" not in res.stderr
+
+
+def test_a_clip_shorter_than_one_frame(script, audio_root, hostile, tmp_path):
+    """transcribe: its own error record; a short last chunk gives no frame and is skipped, as it has none."""
+    folder = build_audio_checkpoint(audio_root, "wav2vec2", "ctc")
+    short = write_audio(tmp_path / "short.wav", 20 / 16000)  # the tiny model reads 40 samples per frame
+    res = script(["transcribe", folder, short, hostile["good"], "--format", "jsonl"])
+    assert res.exit_code == 7
+    bad, good = res.jsonl()
+    assert "too short" in bad["error"]["message"] and good["text"]
+    res = script(["transcribe", folder, write_audio(tmp_path / "edge.wav", (16000 + 30) / 16000), "--chunk-length", "0.5", "--stride", "0"])
+    assert res.exit_code == 0, res.stderr

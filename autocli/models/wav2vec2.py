@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from autocli.config import Config
-from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
 from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
 from autocli.models._layers import activation
@@ -273,6 +273,10 @@ class Wav2Vec2Model(nn.Module):
         self.a, self.keep_all = a, keep_all
 
     def forward(self, values, attention_mask=None):
+        if values.shape[1] < self.min_samples:
+            rate = "" if values.shape[1] == 0 else f" (at 16 kHz, {1000 * self.min_samples / 16000:.0f} ms)"
+            raise UsageError(f"{values.shape[1]} samples is shorter than the model's first frame: {self.min_samples} samples{rate}",
+                             "pass longer recordings")
         x = self.feature_projection(self.feature_extractor(values))  # (B, T, H)
         frames = None if attention_mask is None else self.frames_mask(attention_mask, adapter=False, width=x.shape[1])
         x = self.encoder(x, frames, self.keep_all)
@@ -282,6 +286,14 @@ class Wav2Vec2Model(nn.Module):
     def samples_per_frame(self) -> int:
         """transformers' inputs_to_logits_ratio: the product of the conv strides (adapters not counted)."""
         return math.prod(self.a.conv_stride)
+
+    @property
+    def min_samples(self) -> int:
+        """The samples one output frame reads (the conv stack's receptive field): a shorter clip has no frame."""
+        n = 1
+        for k, s in zip(reversed(self.a.conv_kernel), reversed(self.a.conv_stride)):
+            n = (n - 1) * s + k
+        return n
 
     def frames_mask(self, attention_mask, adapter: bool = True, width: int | None = None):
         """The mask over samples (B, S) -> over output frames (B, T): transformers' _get_feat_extract_output_lengths."""

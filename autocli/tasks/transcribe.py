@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from autocli.errors import UsageError
-from autocli.results import Transcription
+from autocli.results import Transcription, error_record
 from autocli.tasks import RunOptions
 from autocli.tasks.batching import RunState, failed_inputs, stream_windows
 from autocli.tasks.media import decoded
@@ -80,7 +80,7 @@ def kept_frames(ids, n: int, left: int, right: int, align: int) -> list:
 
 
 def transcribe(model, processor, decoder, items: Iterable, options: TranscribeOptions) -> Iterator:
-    align = model.module.backbone.samples_per_frame
+    align, shortest = model.module.backbone.samples_per_frame, model.module.backbone.min_samples
     size = chunk_sizes(options, processor.sampling_rate, align)
 
     def window(items: list, run: RunState) -> list:
@@ -93,9 +93,15 @@ def transcribe(model, processor, decoder, items: Iterable, options: TranscribeOp
             if not ok:
                 run.bar.advance(1)
                 continue
+            if len(raws[0]) < shortest:
+                records[slot] = error_record(items[slot].index, UsageError(
+                    f"{len(raws[0])} samples is too short for this model (it reads {shortest} per frame)", "pass a longer recording"))
+                run.bar.advance(1)
+                continue
             files[slot] = Pending(seconds=len(raws[0]) / processor.sampling_rate)
             for k, (part, left, right) in enumerate(chunks(raws[0], size)):
-                queue.add(Chunk(slot, processor([part]), (left, right)), k, files)
+                if len(part) >= shortest:  # a shorter last piece has no frame to give
+                    queue.add(Chunk(slot, processor([part]), (left, right)), k, files)
             files[slot].cut = True
             queue.finish_done(files, items, records, decoder, run)
         queue.flush(files)
