@@ -117,7 +117,7 @@ def test_settings_and_steps():
 
 
 @pytest.mark.parametrize("bad,code", [({"sampling_rate": "16k"}, 4), ({"sampling_rate": 0}, 4), ({"feature_size": 80}, 5),
-                                      ({"padding_side": "left"}, 5), ({"do_normalize": "yes"}, 4)])
+                                      ({"padding_side": "left"}, 5), ({"do_normalize": "yes"}, 4), ({"padding_value": "0"}, 4)])
 def test_refused_settings(bad, code):
     from autocli.errors import AutocliError
 

@@ -43,7 +43,7 @@ class Wav2Vec2FeatureExtractor:
             value = settings.get(key, default)
             value = default if value is None else value
             if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-                raise InvalidCheckpoint(f"{source}: {key} is {value!r}", f"{key} must be a {kind.__name__}")
+                raise InvalidCheckpoint(f"{source}: {key} is {value!r}", f"{key} must be a {getattr(kind, '__name__', 'number')}")
             return value
 
         rate = read("sampling_rate", int, 16000)
@@ -146,7 +146,7 @@ def check_header(path: str, f) -> None:
     if f.frames > MAX_SECONDS * f.samplerate:
         raise UsageError(f"{path}: {f.frames} frames at {f.samplerate} Hz is longer than {MAX_SECONDS} s",
                          "split the recording (e.g. with sox or ffmpeg) and pass the parts")
-    if f.format == "WAV":
+    if f.format in ("WAV", "WAVEX"):
         claimed, held = wav_data_sizes(path)
         if claimed is not None and claimed not in UNKNOWN_WAV_SIZES and claimed > held:
             raise UsageError(f"{path}: the WAV header claims {claimed} bytes of samples, the file holds {held}",
