@@ -89,7 +89,7 @@ def test_embed_is_the_mean_of_the_base_models_frames(script, audio_root, clips):
 
 def test_transcribe_table_and_usage_errors(script, audio_root, clips):
     folder = build_audio_checkpoint(audio_root, "wav2vec2", "ctc")
-    res = script(["transcribe", folder, clips[0], "--format", "table"])
+    res = script(["transcribe", folder, clips[0], "--format", "table"], env={"COLUMNS": "200"})  # the path unwrapped
     assert res.exit_code == 0 and "a.wav" in res.stdout and "1.30" in res.stdout
     res = script(["transcribe", folder, clips[0], "--chunk-length", "1", "--stride", "0.5"])
     assert res.exit_code == 2 and res.stderr.startswith("error: ") and "--stride" in res.stderr
