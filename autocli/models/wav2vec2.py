@@ -27,34 +27,39 @@ from autocli.models._task import Head, TaskModel, hidden_states, labels, linear_
 
 @dataclass
 class Args(ConfigArgs):
-    model_type: str = "wav2vec2"
-    vocab_size: int = 32
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    layer_norm_eps: float = 1e-5
+    model_type: str = "wav2vec2"  # also the backbone's prefix (hubert.)
+    # the convolutional feature encoder
     feat_extract_norm: str = "group"
-    feat_extract_activation: str = "gelu"
     conv_dim: list = field(default_factory=lambda: [512] * 7)
     conv_stride: list = field(default_factory=lambda: [5, 2, 2, 2, 2, 2, 2])
     conv_kernel: list = field(default_factory=lambda: [10, 3, 3, 3, 3, 2, 2])
     conv_bias: bool = False
+    feat_extract_activation: str = "gelu"
+    # the transformer: positional conv, then the layers
     num_conv_pos_embeddings: int = 128
     num_conv_pos_embedding_groups: int = 16
+    hidden_size: int = 768
     do_stable_layer_norm: bool = False
+    num_hidden_layers: int = 12
+    layer_norm_eps: float = 1e-5
+    num_attention_heads: int = 12
+    hidden_act: str = "gelu"
+    intermediate_size: int = 3072
+    # the heads
+    vocab_size: int = 32
     use_weighted_layer_sum: bool = False
     classifier_proj_size: int = 256
+    num_labels: int = 2
+    # adapters: convolutions after the layers (add_adapter), MMS's per-layer ones (adapter_attn_dim)
     add_adapter: bool = False
     adapter_kernel_size: int = 3
     adapter_stride: int = 2
     num_adapter_layers: int = 3
     output_hidden_size: int | None = None
     adapter_attn_dim: int | None = None
-    feat_proj_layer_norm: bool = True  # HuBERT's option; wav2vec2 always norms
-    conv_pos_batch_norm: bool = False  # HuBERT's option: BatchNorm before the positional conv, no weight norm
-    num_labels: int = 2
+    # HuBERT's options (wav2vec2 always norms the features and weight-norms the positional conv)
+    feat_proj_layer_norm: bool = True
+    conv_pos_batch_norm: bool = False  # BatchNorm before the positional conv, no weight norm
 
     def check(self, cfg: Config) -> None:
         if self.feat_extract_norm not in ("group", "layer"):
