@@ -311,6 +311,14 @@ FAMILIES.update({
 })
 
 
+# Speech: raw audio in, frames out. HuBERT is wav2vec2's encoder under `hubert.` (its own options are config keys).
+_SPEECH_HEADS = {"base": (), "audio-classification": ("projector.", "classifier."), "ctc": ("lm_head.",)}
+_SPEECH = dict(kind="audio", processor="Wav2Vec2FeatureExtractor")
+FAMILIES.update({
+    "wav2vec2": Family("wav2vec2", "wav2vec2", _SPEECH_HEADS, **_SPEECH),
+    "hubert": Family("wav2vec2", "hubert", _SPEECH_HEADS, **_SPEECH),
+})
+
 def canonical_task(name: str) -> str | None:
     name = name.strip().lower().replace("_", "-")
     if name in TASKS:

@@ -301,6 +301,20 @@ def embed_table(records):
     return tbl
 
 
+@table(results.Transcription)
+def transcribe_table(records):
+    from rich.markup import escape
+
+    tbl = simple_table("#", "file", "seconds", "text")
+    for rec in records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 4)
+            continue
+        path = rec._text if len(rec._text) <= 40 else "…" + rec._text[-39:]  # a path's end says the most
+        tbl.add_row(str(rec.index), escape(path), f"{rec.seconds:.2f}", escape(rec.text))
+    return tbl
+
+
 @table(results.Chosen)
 def choose_table(records):
     logits = _with_logits(records, lambda r: next((c.logits for c in r.scores if c.logits is not None), None))

@@ -129,6 +129,17 @@ class Embedding:
     _text: str = ""
 
 
+# ---- transcribe --------------------------------------------------------------------------------
+
+
+@dataclass
+class Transcription:
+    index: int
+    text: str
+    seconds: float  # the recording's length
+    _text: str = ""  # the file, for the table
+
+
 # ---- choose ------------------------------------------------------------------------------------
 
 

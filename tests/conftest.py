@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fx_hub", "tests.fx_tokenizers", "tests.fx_models", "tests.fx_decoders", "tests.fx_deberta", "tests.fx_seq2seq"]
+pytest_plugins = ["tests.fx_hub", "tests.fx_tokenizers", "tests.fx_models", "tests.fx_decoders", "tests.fx_deberta", "tests.fx_seq2seq",
+                  "tests.fx_audio"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

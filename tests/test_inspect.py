@@ -136,12 +136,12 @@ def test_wav2vec2_with_feature_extractor(cli, tmp_path):
         "feature_extractor_type": "Wav2Vec2FeatureExtractor", "sampling_rate": 16000, "feature_size": 1}))
     (folder / "vocab.json").write_text(json.dumps({f"t{i}": i for i in range(32)}))
     d = _json(cli, folder)
-    assert d["runnable"] is False and d["preprocessor"]["kind"] == "audio"
+    assert d["runnable"] is True and d["preprocessor"]["kind"] == "audio"
     assert d["preprocessor"]["fields"]["sampling_rate"] == 16000
     assert d["parameters"]["by_dtype"] == {"F16": 80 + 32 * 8 + 32}
     assert d["memory_bytes"]["bfloat16"] == 2 * d["parameters"]["total"]
     assert d["tokenizer"]["kind"] == "WordLevel" and d["tokenizer"]["vocab_size"] == 32
-    assert "lm-head" in d["heads_in_weights"]
+    assert "ctc" in d["heads_in_weights"] and "ctc" in d["runnable_tasks"]
 
 
 # ---- decoders, ties, aliases ------------------------------------------------------------------------

@@ -295,7 +295,7 @@ def _edit_config(src: Path, dst: Path, **changes) -> Path:
     ({"position_embedding_type": "relative_key_query"}, "relative_key_query"),
     ({"hidden_act": "swiglu_nonsense"}, "hidden_act 'swiglu_nonsense' is not supported"),
     ({"is_decoder": True}, "as a decoder"),
-    ({"model_type": "wav2vec2"}, "model_type 'wav2vec2' is not supported"),
+    ({"model_type": "mamba"}, "model_type 'mamba' is not supported"),
 ])
 def test_unsupported_config_refused(tiny_checkpoints, tmp_path, change, match):
     folder = _edit_config(tiny_checkpoints["bert", "base"], tmp_path / "c", **change)

@@ -67,6 +67,7 @@ from autocli.cli import env as _env  # noqa: E402
 from autocli.cli import preprocess as _preprocess  # noqa: E402
 from autocli.cli import diff as _diff  # noqa: E402
 from autocli.cli import eval as _eval  # noqa: E402
+from autocli.cli import transcribe as _transcribe  # noqa: E402
 
 
 def _register(name: str, module) -> None:
@@ -82,6 +83,7 @@ for _name, _module in (
     ("classify", _classify), ("tag", _tag), ("qa", _qa), ("fill-mask", _fill_mask), ("embed", _embed),
     ("choose", _choose), ("generate", _generate), ("download", _download), ("env", _env),
     ("diff", _diff), ("eval", _eval),
+    ("transcribe", _transcribe),
 ):
     _register(_name, _module)
 

@@ -8,6 +8,7 @@ A processor class (autocli/preprocess/<module>.py) has:
   load(path: str) -> raw                                 decodes one file; a bad file raises an AutocliError
   __call__(raws: list) -> {name: np.ndarray}             the model's inputs for a batch
   settings() -> dict, steps() -> list[str]               what inspect and `preprocess` show
+  batch_key(raw) (optional)                              inputs whose keys differ never share a batch
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 # image_processor_type / feature_extractor_type -> "module:Class" under autocli.preprocess. transformers' own
 # names, the older *FeatureExtractor names of image processors and the torchvision *Fast variants included.
 PROCESSORS: dict[str, str] = {}
+# speech: wav2vec2 and HuBERT checkpoints name the same extractor
+PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:

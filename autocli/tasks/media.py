@@ -62,6 +62,16 @@ def decoded(processor, items: list, slots: list[int], records: list) -> tuple[li
     return raws, kept
 
 
+def sharing(processor, raws: list) -> list[list[int]]:
+    """The decoded inputs in groups that may share a forward pass, in order: those whose processor.batch_key
+    differs may not (audio without an attention mask: padding would change a clip's frames)."""
+    key = getattr(processor, "batch_key", None)
+    groups: dict = {}
+    for i, raw in enumerate(raws):
+        groups.setdefault(None if key is None else key(raw), []).append(i)
+    return list(groups.values())
+
+
 def _stream(model, processor, items: Iterable, options, post: Callable, desc: str) -> Iterator:
     def window(items: list, run: RunState) -> list:
         import torch
@@ -73,9 +83,9 @@ def _stream(model, processor, items: Iterable, options, post: Callable, desc: st
         with torch.inference_mode():
             for start in starts:  # decoded a batch at a time: full-size images are large
                 raws, part = decoded(processor, items, todo[start:start + size], records)
-                if raws:
-                    inputs = processor(raws)  # {name: (B, ...) array}
-                    post(model(**inputs), inputs, [items[s] for s in part], part, records)
+                for group in sharing(processor, raws):
+                    inputs = processor([raws[i] for i in group])  # {name: (B, ...) array}
+                    post(model(**inputs), inputs, [items[part[i]] for i in group], [part[i] for i in group], records)
                 run.bar.advance(len(todo[start:start + size]))
         return records
 
