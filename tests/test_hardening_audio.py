@@ -63,16 +63,15 @@ def test_each_bad_file_is_its_own_record(script, audio_root, hostile, command):
     assert records[0] == {k: v for k, v in records[4].items() if k != "index"} | {"index": 0}
 
 
-def test_missing_soundfile_names_the_extra(cli, audio_root, hostile, monkeypatch):
+@pytest.mark.parametrize("command", ["transcribe", "classify", "preprocess"])
+def test_missing_soundfile_stops_once_naming_the_extra(cli, audio_root, hostile, monkeypatch, command):
     import sys
 
-    folder = build_audio_checkpoint(audio_root, "wav2vec2", "ctc")
+    folder = build_audio_checkpoint(audio_root, "wav2vec2", "ctc" if command == "transcribe" else "audio-classification")
     monkeypatch.setitem(sys.modules, "soundfile", None)  # import soundfile -> ImportError
-    res = cli(["transcribe", folder, hostile["good"], "--format", "jsonl"])
-    assert res.exit_code == 7
-    [rec] = res.jsonl()
-    assert "soundfile" in rec["error"]["message"] and "autocli[audio]" in rec["error"]["hint"]
-    assert rec["error"]["exit_code"] == 5 and "Traceback" not in res.stderr
+    res = cli([command, folder, hostile["good"], hostile["good"], "--format", "jsonl"])
+    assert res.exit_code == 5 and res.stdout == ""
+    assert "soundfile" in res.stderr and "autocli[audio]" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_a_clip_shorter_than_one_frame(script, audio_root, hostile, tmp_path):
@@ -85,3 +84,15 @@ def test_a_clip_shorter_than_one_frame(script, audio_root, hostile, tmp_path):
     assert "too short" in bad["error"]["message"] and good["text"]
     res = script(["transcribe", folder, write_audio(tmp_path / "edge.wav", (16000 + 30) / 16000), "--chunk-length", "0.5", "--stride", "0"])
     assert res.exit_code == 0, res.stderr
+
+
+@pytest.mark.parametrize("command", ["classify", "embed"])
+def test_a_short_clip_in_a_batch_is_its_own_record(script, audio_root, hostile, tmp_path, command):
+    """Whatever batch it lands in, a clip with no frame fails alone; the clips around it are unchanged."""
+    folder = build_audio_checkpoint(audio_root, "wav2vec2", "audio-classification")
+    short = write_audio(tmp_path / "short.wav", 20 / 16000)
+    res = script([command, folder, hostile["good"], short, hostile["good"], "--format", "jsonl", "--batch-size", "3"])
+    assert res.exit_code == 7, res.stderr
+    first, bad, last = res.jsonl()
+    assert "too short" in bad["error"]["message"] and bad["error"]["exit_code"] == 2
+    assert {k: v for k, v in first.items() if k != "index"} == {k: v for k, v in last.items() if k != "index"}

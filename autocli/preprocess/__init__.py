@@ -8,6 +8,8 @@ A processor class (autocli/preprocess/<module>.py) has:
   load(path: str) -> raw                                 decodes one file; a bad file raises an AutocliError
   __call__(raws: list) -> {name: np.ndarray}             the model's inputs for a batch
   settings() -> dict, steps() -> list[str]               what inspect and `preprocess` show
+and the module a NEEDS tuple of (library, extra): checked when the processor is loaded, so a missing optional
+library stops the command once with the extra to install.
   batch_key(raw) (optional)                              inputs whose keys differ never share a batch
 """
 
@@ -17,6 +19,7 @@ import importlib
 
 from autocli import registry
 from autocli.errors import InvalidCheckpoint, Unsupported
+from autocli.extras import need
 
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -60,4 +63,7 @@ def load_processor(ckpt, model_type: str | None = None):
     if target is None:
         raise Unsupported(f"preprocessor {name!r} is not supported", f"supported: {', '.join(sorted(PROCESSORS))}")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(f"autocli.preprocess.{module}"), cls).from_config(settings, PREPROCESSOR_CONFIG)
+    mod = importlib.import_module(f"autocli.preprocess.{module}")
+    for library, extra in getattr(mod, "NEEDS", ()):  # a missing extra stops the command once, before any input
+        need(library, extra)
+    return getattr(mod, cls).from_config(settings, PREPROCESSOR_CONFIG)

@@ -27,6 +27,7 @@ MAX_SAMPLING_RATE = 1_000_000
 # WAV data chunk sizes written by streaming writers that did not know the length (libsndfile reads to the end).
 UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
 EPS = 1e-7
+NEEDS = (("numpy", "audio"), ("soundfile", "audio"), ("soxr", "audio"))
 
 
 @dataclass

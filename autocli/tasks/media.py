@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from autocli.errors import AutocliError
+from autocli.errors import AutocliError, UsageError
 from autocli.results import Embedding, error_record
 from autocli.tasks.batching import RunState, failed_inputs, stream_windows
 from autocli.tasks.classify import ClassifyOptions, label_records
@@ -48,16 +48,27 @@ def embed_media(model, processor, items: Iterable, options: EmbedOptions) -> Ite
     return _stream(model, processor, items, options, post, "embed")
 
 
-def decoded(processor, items: list, slots: list[int], records: list) -> tuple[list, list[int]]:
-    """(decoded inputs, their slots): each file through processor.load; a bad one becomes its error record."""
+def shortest_input(model) -> int:
+    """The fewest samples an audio model reads into one output frame (0: any input will do)."""
+    backbone = getattr(getattr(model, "module", None), "backbone", None)
+    return int(getattr(backbone, "min_samples", 0) or 0)
+
+
+def decoded(processor, items: list, slots: list[int], records: list, shortest: int = 0) -> tuple[list, list[int]]:
+    """(decoded inputs, their slots): each file through processor.load; a bad one, or a clip shorter than
+    `shortest` samples (it would have no frame, whatever the batch), becomes its error record."""
     raws, kept = [], []
     for slot in slots:
         item = items[slot]
         try:
-            raws.append(processor.load(item.fields[processor.input]))
+            raw = processor.load(item.fields[processor.input])
+            if shortest and len(raw) < shortest:
+                raise UsageError(f"{len(raw)} samples is too short for this model (it reads {shortest} per frame)",
+                                 "pass a longer recording")
         except AutocliError as e:
             records[slot] = error_record(item.index, e)
             continue
+        raws.append(raw)
         kept.append(slot)
     return raws, kept
 
@@ -77,16 +88,31 @@ def _stream(model, processor, items: Iterable, options, post: Callable, desc: st
         import torch
 
         records, todo = failed_inputs(items)
+        shortest = shortest_input(model)
         size = max(1, options.batch_size)
         starts = range(0, len(todo), size)
         run.bar.grow(len(todo), len(starts))
         with torch.inference_mode():
             for start in starts:  # decoded a batch at a time: full-size images are large
-                raws, part = decoded(processor, items, todo[start:start + size], records)
+                raws, part = decoded(processor, items, todo[start:start + size], records, shortest)
                 for group in sharing(processor, raws):
-                    inputs = processor([raws[i] for i in group])  # {name: (B, ...) array}
-                    post(model(**inputs), inputs, [items[part[i]] for i in group], [part[i] for i in group], records)
+                    forward(model, processor, post, [raws[i] for i in group], [part[i] for i in group], items, records)
                 run.bar.advance(len(todo[start:start + size]))
         return records
 
     return stream_windows(items, options, None, window, desc)
+
+
+def forward(model, processor, post: Callable, raws: list, slots: list[int], items: list, records: list) -> None:
+    """One forward pass over decoded inputs. When the batch is refused because of one input (a clip too short
+    for the model's convolutions), it runs again one input at a time, so that only that input fails."""
+    batch = [items[s] for s in slots]
+    try:
+        inputs = processor(raws)  # {name: (B, ...) array}
+        post(model(**inputs), inputs, batch, slots, records)
+    except AutocliError as e:
+        if len(raws) == 1:
+            records[slots[0]] = error_record(batch[0].index, e)
+            return
+        for raw, slot in zip(raws, slots):
+            forward(model, processor, post, [raw], [slot], items, records)

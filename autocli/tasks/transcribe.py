@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from autocli.errors import UsageError
-from autocli.results import Transcription, error_record
+from autocli.results import Transcription
 from autocli.tasks import RunOptions
 from autocli.tasks.batching import RunState, failed_inputs, stream_windows
-from autocli.tasks.media import decoded
+from autocli.tasks.media import decoded, shortest_input
 
 CHUNK_SECONDS = 30.0  # files up to this long run whole, as the pipeline without chunk_length_s runs them
 
@@ -80,7 +80,7 @@ def kept_frames(ids, n: int, left: int, right: int, align: int) -> list:
 
 
 def transcribe(model, processor, decoder, items: Iterable, options: TranscribeOptions) -> Iterator:
-    align, shortest = model.module.backbone.samples_per_frame, model.module.backbone.min_samples
+    align, shortest = model.module.backbone.samples_per_frame, shortest_input(model)
     size = chunk_sizes(options, processor.sampling_rate, align)
 
     def window(items: list, run: RunState) -> list:
@@ -89,13 +89,8 @@ def transcribe(model, processor, decoder, items: Iterable, options: TranscribeOp
         queue = Batches(model, processor, options.batch_size, align)
         run.bar.grow(len(todo), len(todo))
         for slot in todo:
-            raws, ok = decoded(processor, items, [slot], records)
+            raws, ok = decoded(processor, items, [slot], records, shortest)
             if not ok:
-                run.bar.advance(1)
-                continue
-            if len(raws[0]) < shortest:
-                records[slot] = error_record(items[slot].index, UsageError(
-                    f"{len(raws[0])} samples is too short for this model (it reads {shortest} per frame)", "pass a longer recording"))
                 run.bar.advance(1)
                 continue
             files[slot] = Pending(seconds=len(raws[0]) / processor.sampling_rate)
