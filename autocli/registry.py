@@ -319,6 +319,16 @@ FAMILIES.update({
     "hubert": Family("wav2vec2", "hubert", _SPEECH_HEADS, **_SPEECH),
 })
 
+# Images. ViT and DeiT share one module; DeiT's plain `classifier.` is its teacher head's `cls_classifier.`
+# (the distillation head beside it is read when architectures names DeiTForImageClassificationWithTeacher).
+_MIM = ("decoder.",)
+FAMILIES.update({
+    "vit": Family("vit", "vit", {"base": (), "image-classification": _CLS, "masked-image-modeling": _MIM},
+                  kind="vision", processor="ViTImageProcessor"),
+    "deit": Family("vit", "deit", {"base": (), "image-classification": ("cls_classifier.",), "masked-image-modeling": _MIM},
+                   renames={"classifier.": "cls_classifier."}, kind="vision", processor="DeiTImageProcessor"),
+})
+
 def canonical_task(name: str) -> str | None:
     name = name.strip().lower().replace("_", "-")
     if name in TASKS:

@@ -29,6 +29,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 PROCESSORS: dict[str, str] = {}
 # speech: wav2vec2 and HuBERT checkpoints name the same extractor
 PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
+PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT")
+                   for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:
