@@ -152,14 +152,11 @@ class Layer(nn.Module):
 
 
 class Encoder(nn.Module):
+    """Holds the layers under `encoder.layer.N`, the checkpoint's names; ViTModel runs them."""
+
     def __init__(self, a: Args):
         super().__init__()
         self.layer = nn.ModuleList(Layer(a) for _ in range(a.num_hidden_layers))
-
-    def forward(self, x):
-        for layer in self.layer:
-            x = layer(x)
-        return x
 
 
 class ViTModel(nn.Module):
@@ -170,7 +167,10 @@ class ViTModel(nn.Module):
         self.layernorm = nn.LayerNorm(a.hidden_size, eps=a.layer_norm_eps)
 
     def forward(self, pixel_values):
-        return self.layernorm(self.encoder(self.embeddings(pixel_values)))  # (B, S + N, D)
+        x = self.embeddings(pixel_values)  # (B, S + N, D)
+        for layer in self.encoder.layer:
+            x = layer(x)
+        return self.layernorm(x)
 
 
 # --- heads ---------------------------------------------------------------------------------------
