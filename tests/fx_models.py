@@ -29,7 +29,7 @@ from tests.fx_tokenizers import write_bpe_tokenizer, write_unigram_tokenizer, wr
 class Variant:
     """A config that changes the math, checked against transformers on its parity rows."""
 
-    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq"
+    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq", "vision" (fx_vision)
     model_type: str
     oracle: str  # transformers class-name prefix
     config: dict
@@ -57,6 +57,8 @@ _BART = dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_h
              encoder_ffn_dim=48, decoder_ffn_dim=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
              eos_token_id=2, decoder_start_token_id=2, forced_eos_token_id=2)
 _MLM_CLS = ("base", "masked-lm", "sequence-classification")
+_VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32, patch_size=8,
+            encoder_stride=8)
 _GPT = dict(n_embd=32, n_layer=2, n_head=4, n_positions=96)
 
 
@@ -176,6 +178,9 @@ VARIANTS = {
     "umt5": Variant("seq2seq", "umt5", "UMT5", dict(_T5, feed_forward_proj="gated-silu")),
     "bart": Variant("seq2seq", "bart", "Bart", _BART),
     "mbart": Variant("seq2seq", "mbart", "MBart", dict(_BART, scale_embedding=True, decoder_start_token_id=None)),
+    # Images (tests/fx_vision.py builds them with their image processors): 32x32 inputs in 8x8 patches
+    "vit": Variant("vision", "vit", "ViT", _VIT),
+    "deit": Variant("vision", "deit", "DeiT", _VIT),
 }
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import VARIANTS
+
 # name -> (file name, Pillow mode, (width, height), save options)
 IMAGES = {
     "jpeg": ("photo.jpg", "RGB", (64, 48), {"quality": 90}),
@@ -67,8 +69,8 @@ def vision_images(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32,
-            patch_size=8, encoder_stride=8, num_labels=5)
+TINY = VARIANTS["vit"].config  # the parity table's row (tests/fx_models.py)
+LABELS = 5
 # name -> (transformers class, autocli task, config overrides, processor class, processor settings)
 VISION_ROWS = {
     "vit-base": ("ViTModel", "base", {}, "ViTImageProcessor", {"size": {"height": 32, "width": 32}}),
@@ -97,7 +99,7 @@ def build_vision_checkpoint(folder: Path, name: str) -> Path:
     cls_name, _, overrides, proc_name, proc_settings = VISION_ROWS[name]
     model_type = "deit" if cls_name.startswith("DeiT") else "vit"
     config_cls = transformers.DeiTConfig if model_type == "deit" else transformers.ViTConfig
-    config = config_cls(**{**TINY, **overrides}, id2label={i: f"class_{i}" for i in range(TINY["num_labels"])})
+    config = config_cls(**{**TINY, **overrides}, id2label={i: f"class_{i}" for i in range(LABELS)})
     torch.manual_seed(sum(map(ord, name)))
     model = getattr(transformers, cls_name)(config).eval()
     with torch.no_grad():  # DeiT starts its tokens at zero: perturb every weight so a loading mistake shows

@@ -108,8 +108,9 @@ def test_vit_with_image_preprocessor(cli, tmp_path):
         "image_processor_type": "ViTImageProcessor", "size": {"height": 32, "width": 32},
         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "do_normalize": True}))
     d = _json(cli, folder)
-    assert d["model_type"] == "vit" and d["runnable"] is False and d["runnable_tasks"] == []
-    assert d["declared_tasks"] == ["image-classification"] and "classifier" in d["heads_in_weights"]
+    assert d["model_type"] == "vit" and d["runnable"] is True
+    assert d["runnable_tasks"] == ["base", "image-classification", "masked-image-modeling"]
+    assert d["declared_tasks"] == ["image-classification"] and "image-classification" in d["heads_in_weights"]
     assert d["preprocessor"]["kind"] == "image" and d["preprocessor"]["type"] == "ViTImageProcessor"
     assert d["preprocessor"]["fields"]["size"] == {"height": 32, "width": 32}
     assert d["parameters"]["embedding"] == 17 * 16  # position_embeddings; the patch projection is a conv
@@ -119,9 +120,9 @@ def test_vit_with_image_preprocessor(cli, tmp_path):
                                                                  "crop_size": {"height": 24, "width": 24}}))
     shown = " ".join(_table(cli, folder).split())
     assert "image preprocessor" in shown and "resample=bicubic (3)" in shown and "crop_size" in shown
-    assert any("cannot run model_type 'vit'" in n for n in d["notes"])
+    assert not any("cannot run model_type 'vit'" in n for n in d["notes"])
     out = _table(cli, folder)
-    assert "image preprocessor" in out and "ViTImageProcessor" in out and "no (not supported yet)" in out
+    assert "image preprocessor" in out and "ViTImageProcessor" in out and "no (not supported yet)" not in out
 
 
 def test_wav2vec2_with_feature_extractor(cli, tmp_path):

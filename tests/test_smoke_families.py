@@ -94,11 +94,21 @@ def test_every_head_runs(smoke_root, model_type, task):
     folder = tiny_checkpoint(smoke_root / f"{model_type}-{task}", model_type, task)
     model = load_model_from_dir(folder, task, device="cpu", dtype="float32")
     assert not model.report.missing and not model.report.random, model.report
+    if registry.family(model_type).kind == "vision":
+        out = model(pixel_values=torch.randn(B, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
+        assert tuple(out.shape) == _vision_shape(task, model_type) and torch.isfinite(out).all()
+        return
     ids, mask = _inputs(task, model_type)
     out = model(ids, mask)
     assert tuple(out.shape) == _expected_shape(task, model_type)
     assert torch.isfinite(out).all()
     _generation_step(model.module, task, ids, mask)
+
+
+def _vision_shape(task: str, model_type: str) -> tuple:
+    """A 32x32 image in 8x8 patches: 16 patch tokens after the CLS (and DeiT's distillation) token."""
+    tokens = 16 + (2 if model_type == "deit" else 1)
+    return {"base": (B, tokens, 32), "image-classification": (B, 3), "masked-image-modeling": (B, 3, 32, 32)}[task]
 
 
 def _generation_step(m, task: str, ids, mask) -> None:
