@@ -119,7 +119,7 @@ def main() -> None:
     quarter = paths[: max(1, len(paths) // 4)]
     tried = {bs: len(quarter) / timed(run_pipeline(bs, quarter)) for bs in [int(b) for b in args.pipeline_batch_sizes.split(",")]}
     best_bs = max(tried, key=tried.get)
-    run_autocli()  # warm-up (first-call allocations)
+    list(classify_media(ours, processor, items[:B], ClassifyOptions(batch_size=B, quiet=True, top_k=5)))  # warm-up
 
     rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs), f"autocli classify (batch {B})": run_autocli,
             f"forward only (transformers model, batch {B})": run_forward}
