@@ -12,7 +12,7 @@ SimMIM's 1x1 conv + pixel shuffle over the patch tokens (the reconstruction, wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
-from autocli.models._args import ConfigArgs, check_heads
+from autocli.models._args import ConfigArgs, check_heads, derived
 from autocli.models._encoder import Intermediate, SelfAttention
 from autocli.models._layers import activation
 from autocli.models._task import Head, TaskModel, hidden_states
@@ -30,27 +30,27 @@ TEACHER = "ForImageClassificationWithTeacher"
 
 @dataclass
 class Args(ConfigArgs):
-    model_type: str = "vit"
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    layer_norm_eps: float = 1e-12
-    image_size: object = 224  # an int, or [height, width]
-    patch_size: object = 16
-    num_channels: int = 3
-    qkv_bias: bool = True
     encoder_stride: int = 16
-    num_labels: int = 2
-    # derived in check()
-    image_hw: tuple = field(default=(224, 224), init=False)
-    patch_hw: tuple = field(default=(16, 16), init=False)
-    special_tokens: int = field(default=1, init=False)  # CLS, and DeiT's distillation token
-    teacher: bool = field(default=False, init=False)  # DeiT's two-head classifier
+    hidden_act: str = "gelu"
+    hidden_size: int = 768
+    image_size: object = 224  # an int, or [height, width]
+    intermediate_size: int = 3072
+    layer_norm_eps: float = 1e-12
+    model_type: str = "vit"
+    num_attention_heads: int = 12
+    num_channels: int = 3
+    num_hidden_layers: int = 12
+    patch_size: object = 16
+    qkv_bias: bool = True
+    image_hw: tuple = derived((224, 224))
+    patch_hw: tuple = derived((16, 16))
+    special_tokens: int = derived(1)  # CLS, and DeiT's distillation token
+    teacher: bool = derived(False)  # DeiT's two-head classifier
 
     def check(self, cfg: Config) -> None:
         check_heads(self.hidden_size, self.num_attention_heads)
+        self.positive("encoder_stride", "hidden_size", "intermediate_size", "layer_norm_eps", "num_attention_heads",
+                      "num_channels", "num_hidden_layers")
         self.image_hw, self.patch_hw = _pair("image_size", self.image_size), _pair("patch_size", self.patch_size)
         if any(i % p for i, p in zip(self.image_hw, self.patch_hw)):
             raise InvalidCheckpoint(f"config.json: image_size {self.image_size} is not a multiple of patch_size {self.patch_size}",
