@@ -20,7 +20,7 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
-from autocli.models._args import ConfigArgs, check_heads, derived
+from autocli.models._args import EncoderArgs, derived
 from autocli.models._encoder import Intermediate, SelfAttention
 from autocli.models._layers import activation
 from autocli.models._task import Head, TaskModel, hidden_states
@@ -29,17 +29,13 @@ TEACHER = "ForImageClassificationWithTeacher"
 
 
 @dataclass
-class Args(ConfigArgs):
+class Args(EncoderArgs):
+    """ViTConfig is BERT's settings (and defaults) for the layers, plus the image's."""
+
     encoder_stride: int = 16
-    hidden_act: str = "gelu"
-    hidden_size: int = 768
     image_size: object = 224  # an int, or [height, width]
-    intermediate_size: int = 3072
-    layer_norm_eps: float = 1e-12
     model_type: str = "vit"
-    num_attention_heads: int = 12
     num_channels: int = 3
-    num_hidden_layers: int = 12
     patch_size: object = 16
     qkv_bias: bool = True
     image_hw: tuple = derived((224, 224))
@@ -48,7 +44,7 @@ class Args(ConfigArgs):
     teacher: bool = derived(False)  # DeiT's two-head classifier
 
     def check(self, cfg: Config) -> None:
-        check_heads(self.hidden_size, self.num_attention_heads)
+        super().check(cfg)
         self.positive("encoder_stride", "hidden_size", "intermediate_size", "layer_norm_eps", "num_attention_heads",
                       "num_channels", "num_hidden_layers")
         self.image_hw, self.patch_hw = _pair("image_size", self.image_size), _pair("patch_size", self.patch_size)
@@ -220,3 +216,7 @@ def build(a: Args, task: str) -> TaskModel:
 
 def max_length(a: Args) -> None:
     return None  # no token positions: the input is an image
+
+
+def uses_token_type_ids(a: Args) -> bool:
+    return False
