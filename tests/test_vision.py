@@ -194,3 +194,21 @@ def test_image_paths_from_stdin_and_jsonl(script, vision_checkpoints, vision_ima
                      input=json.dumps({"image": str(vision_images["jpeg"])}) + "\n" + json.dumps({"image": str(vision_images["bmp"])}) + "\n")
     assert plain.exit_code == objects.exit_code == 0, (plain.stderr, objects.stderr)
     assert [r["label"] for r in plain.jsonl()] == [r["label"] for r in objects.jsonl()] and len(plain.jsonl()) == 2
+
+
+def test_images_of_different_output_sizes_batch_apart(script, tmp_path, vision_checkpoints, vision_images):
+    """A shortest_edge size without a crop keeps aspect ratios: such images never share a forward pass, and
+    each gets the same record as when run alone."""
+    import shutil
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(vision_checkpoints["vit-cls"], folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps({
+        "image_processor_type": "ViTImageProcessor", "size": {"shortest_edge": 32}, "do_center_crop": False}))
+    files = [str(vision_images[n]) for n in ("wide", "jpeg", "wide", "bmp")]
+    together = script(["classify", str(folder), *files, "--format", "jsonl", "--batch-size", "4", "--top-k", "all"])
+    assert together.exit_code == 0, together.stderr
+    alone = [script(["classify", str(folder), f, "--format", "jsonl", "--top-k", "all"]).jsonl()[0] for f in files]
+    for rec, single in zip(together.jsonl(), alone):
+        assert rec["label"] == single["label"]
+        assert [s["score"] for s in rec["scores"]] == pytest.approx([s["score"] for s in single["scores"]], abs=1e-5)

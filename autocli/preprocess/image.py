@@ -31,6 +31,7 @@ MEANS = {
     "openai_clip": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
 }
 CHANNELS = 3
+NEEDS = (("PIL", "vision"), ("numpy", "vision"))
 # Pillow's own decompression-bomb threshold (about 89.5 megapixels, a 9459 x 9459 image); the header's size is
 # checked against it before any pixel is decoded.
 MAX_PIXELS = 89_478_485
@@ -211,13 +212,20 @@ class ImageProcessor:
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             raise UsageError(f"images of different sizes after preprocessing ({', '.join(sorted(str(s[:2]) for s in shapes))})",
-                             "this processor keeps each image's aspect ratio; run with --batch-size 1")
+                             "this processor keeps each image's aspect ratio: pass images of one size per call")
         table = self.table()  # (3, 256) float32
         out = np.empty((len(arrays), CHANNELS) + arrays[0].shape[:2], dtype=np.float32)  # (B, 3, H, W)
         for i, a in enumerate(arrays):
             for c in range(CHANNELS):
                 np.take(table[c], a[:, :, c], out=out[i, c])
         return {"pixel_values": out}
+
+    def batch_key(self, image):
+        """Images that come out of preprocessing at different sizes (a shortest_edge size without a crop keeps
+        each aspect ratio) never share a batch."""
+        if self.do_center_crop:
+            return None
+        return self.size.of(image.height, image.width) if self.do_resize else (image.height, image.width)
 
     def pixels(self, image):
         """Resized and cropped, still bytes: (H, W, 3) uint8."""
