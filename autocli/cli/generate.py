@@ -45,7 +45,7 @@ def default_format(prompts: int, logprobs: bool, tty: bool) -> GenFormat:
 
 
 SHARED = ("input_file", "jsonl", "batch_size", "device", "dtype", "allow_pickle", "tokenizer_source", *o.HUB_OPTIONS,
-          "json_flag", "quiet", "verbose", *o.GOLDEN_OPTIONS)
+          "json_flag", "quiet", "verbose", *o.GOLDEN_OPTIONS, *o.ENGINE_OPTIONS)
 
 
 @o.shared_options(SHARED, batch_size=(o.BatchSize, BATCH_SIZE))
@@ -82,7 +82,7 @@ def generate_cmd(
 
     from autocli.tasks import describe_load
     from autocli.tasks.gen_settings import task_prefix as find_task
-    from autocli.tasks.generate import generate
+    from autocli.tasks.generate import Generation, generate
 
     start = time.perf_counter()
     flags = _flags(locals())
@@ -94,16 +94,22 @@ def generate_cmd(
     if show_config:
         _show_config(ckpt, _tokenizer(ckpt, shared, False), flags, seq2seq, task_params, fmt)
         return
-    items = _prompts(prompts, shared.input_file, shared.jsonl, prefix, chat, system)
+    items = _prompts(prompts, shared, prefix, chat, system)
     fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
-    tokenizer = _tokenizer(ckpt, shared, chat)
+    tokenizer = shared.keep("tokenizer", lambda: _tokenizer(ckpt, shared, chat))
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
-    _print(items, fmt, stats, shared, lambda on_text, on_stats: generate(
+    run = lambda on_text, on_stats: generate(  # noqa: E731
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,
-        echo=echo, on_text=on_text, on_stats=on_stats))
+        echo=echo, on_text=on_text, on_stats=on_stats)
+    if shared.routed:
+        from autocli import render_generate  # noqa: F401  (registers the records' data)
+
+        shared.emit(run(None, None), Generation)
+        return
+    _print(items, fmt, stats, shared, run)
 
 def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, shared: o.Shared):
     """The model, in the dtype --dtype auto picks for this job (the prompts are encoded first to weigh it)."""
@@ -116,8 +122,8 @@ def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, s
         ready = [p for p in items if p.ids is not None]
         dt = auto_dtype(ckpt.config(), resolve_device(shared.device), sum(len(p.ids) for p in ready),
                         settings["max_new_tokens"] * len(ready))
-    return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=shared.device, dtype=dt,
-                      allow_pickle=shared.allow_pickle)
+    task = "seq2seq-lm" if seq2seq else "causal-lm"
+    return shared.keep(("model", task, dt), lambda: load_model(ckpt, task, device=shared.device, dtype=dt, allow_pickle=shared.allow_pickle))
 
 
 def _checkpoint(model: str, where: dict):
@@ -226,17 +232,16 @@ def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
     render.finish(tally, "prompts")
 
 
-def _prompts(args, input_file, jsonl: bool, prefix: str, chat: bool, system: str | None):
+def _prompts(args, shared: o.Shared, prefix: str, chat: bool, system: str | None):
     """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text, after the task prefix) or "messages" (chat)."""
     from autocli.errors import UsageError
-    from autocli.inputs import read_inputs
     from autocli.tasks.generate import Prompt
 
-    if system is not None and not chat and not jsonl:
+    if system is not None and not chat and not shared.jsonl:
         raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
 
     out = []
-    for item in read_inputs(args, input_file, jsonl, primary="prompt"):
+    for item in shared.read(args, primary="prompt"):
         p = Prompt(item.index, error=item.error)
         if item.error is None:
             text, messages = item.fields.get("prompt"), item.fields.get("messages")

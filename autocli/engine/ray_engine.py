@@ -1,0 +1,89 @@
+"""--engine ray: the job's shards as a Ray Data set, run by `map_batches` on a pool of actors that each load the
+model once (`--workers` actors of `--threads-per-worker` CPUs and `--gpus-per-worker` GPUs). A shard is one batch:
+its actor reads the shard's rows, runs the command on them and writes the shard and its manifest itself, so only
+shard numbers and counts travel through Ray, and the output stays exactly once however a worker or the driver dies.
+
+The only module that imports ray (autocli[ray]).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from autocli.engine.job import Job, run_shard
+from autocli.errors import AutocliError
+
+
+class ShardWorker:
+    """One actor of the pool: the job, and the models it loaded, kept from one shard to the next."""
+
+    def __init__(self, job: Job):
+        import torch
+
+        torch.set_num_threads(job.shared.threads_per_worker or 1)
+        self.job = job
+        self.shards = {s.number: s for s in job.shards}
+        self.memo: dict = {}
+
+    def __call__(self, batch: dict) -> dict:
+        import numpy as np
+
+        counts = [run_shard(self.job, self.shards[int(n)], self.memo) for n in batch["shard"]]
+        return {"shard": np.asarray(batch["shard"]), "rows": np.array([c[0] for c in counts]),
+                "failed": np.array([c[1] for c in counts])}
+
+
+def run_ray(job: Job, todo: list, progress) -> None:
+    """Run the shards `todo` on the Ray cluster at --ray-address (default: one started here for the job)."""
+    import ray
+    import ray.data
+
+    shared = job.shared
+    started = _connect(ray, shared.ray_address, shared.quiet)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # the job's own progress line says it
+        context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        shards = ray.data.from_items([{"shard": s.number} for s in todo], override_num_blocks=len(todo))
+        done = shards.map_batches(
+            ShardWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=shared.workers),
+            num_cpus=shared.threads_per_worker or 1, num_gpus=shared.gpus_per_worker or None,
+        )
+        for row in done.iter_rows():
+            progress.advance(int(row["rows"]), int(row["failed"]))
+    except Exception as e:
+        cause = _autocli_cause(e)
+        if cause is None:
+            raise
+        raise cause from None
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _connect(ray, address: str | None, quiet: bool) -> bool:
+    """Join the cluster at `address`, or start a local one -> whether this job started it (and so stops it)."""
+    if ray.is_initialized():
+        return False
+    env = {}
+    if address is None:  # workers of a runtime started here import autocli from where this process does
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p)
+    ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=not quiet,
+             runtime_env={"env_vars": env} if env else None)
+    return True
+
+
+def _autocli_cause(error: BaseException) -> AutocliError | None:
+    """The autocli error (a bad option, an unloadable checkpoint) a worker raised, out of Ray's wrappers."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        cause = getattr(error, "cause", None)
+        if isinstance(error, AutocliError) and not isinstance(cause, BaseException):
+            return error
+        error = cause if isinstance(cause, BaseException) else error.__cause__
+    return None
