@@ -46,7 +46,7 @@ def run_ray(job: Job, todo: list, progress) -> None:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the job's own progress line says it
         context.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         shards = ray.data.from_items([{"shard": s.number} for s in todo], override_num_blocks=len(todo))
         done = shards.map_batches(
             ShardWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
@@ -72,7 +72,7 @@ def _connect(ray, address: str | None, quiet: bool) -> bool:
     env = {}
     if address is None:  # workers of a runtime started here import autocli from where this process does
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p)
-    ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=not quiet,
+    ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=not quiet,
              runtime_env={"env_vars": env} if env else None)
     return True
 
