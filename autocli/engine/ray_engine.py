@@ -8,6 +8,7 @@ The only module that imports ray (autocli[ray]).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -28,11 +29,17 @@ class ShardWorker:
         self.memo: dict = {}
 
     def __call__(self, batch: dict) -> dict:
+        """Run the batch's shards -> their counts; an autocli error (a bad option, an unloadable checkpoint) comes
+        back as data, so that the driver stops with its message and exit code rather than Ray's wrapping."""
         import numpy as np
 
-        counts = [run_shard(self.job, self.shards[int(n)], self.memo) for n in batch["shard"]]
-        return {"shard": np.asarray(batch["shard"]), "rows": np.array([c[0] for c in counts]),
-                "failed": np.array([c[1] for c in counts])}
+        counts, error = [], ""
+        try:
+            counts = [run_shard(self.job, self.shards[int(n)], self.memo) for n in batch["shard"]]
+        except AutocliError as e:
+            error = json.dumps(e.as_record())
+        return {"rows": np.array([c[0] for c in counts] or [0]), "failed": np.array([c[1] for c in counts] or [0]),
+                "error": np.array([error] * max(len(counts), 1))}
 
 
 def run_ray(job: Job, todo: list, progress) -> None:
@@ -46,7 +53,7 @@ def run_ray(job: Job, todo: list, progress) -> None:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the job's own progress line says it
         context.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # a worker's error is the job's to say
         shards = ray.data.from_items([{"shard": s.number} for s in todo], override_num_blocks=len(todo))
         done = shards.map_batches(
             ShardWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
@@ -54,12 +61,9 @@ def run_ray(job: Job, todo: list, progress) -> None:
             num_cpus=shared.threads_per_worker or 1, num_gpus=shared.gpus_per_worker or None,
         )
         for row in done.iter_rows():
+            if row["error"]:
+                raise AutocliError(**json.loads(row["error"]))
             progress.advance(int(row["rows"]), int(row["failed"]))
-    except Exception as e:
-        cause = _autocli_cause(e)
-        if cause is None:
-            raise
-        raise cause from None
     finally:
         if started:
             ray.shutdown()
@@ -76,14 +80,3 @@ def _connect(ray, address: str | None, quiet: bool) -> bool:
              runtime_env={"env_vars": env} if env else None)
     return True
 
-
-def _autocli_cause(error: BaseException) -> AutocliError | None:
-    """The autocli error (a bad option, an unloadable checkpoint) a worker raised, out of Ray's wrappers."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        cause = getattr(error, "cause", None)
-        if isinstance(error, AutocliError) and not isinstance(cause, BaseException):
-            return error
-        error = cause if isinstance(cause, BaseException) else error.__cause__
-    return None
