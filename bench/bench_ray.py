@@ -1,0 +1,83 @@
+"""`autocli classify --output` with `--engine local` against `--engine ray --workers 2`, whole processes.
+
+    python bench/bench_ray.py [--rows 20000] [--rounds 1] [--shard-rows 1000]
+
+The bert-base-sized classifier of bench_classify.py (random weights, MiniLM's tokenizer) and its sentences of
+5-60 words, written as JSONL. Each round runs the console script once per engine (interleaved, the machine drifts)
+into a fresh output folder; the time is the whole process: start, Ray's runtime (started by the job), model
+loads, every shard written. Local uses torch's default threads (2 here); Ray runs 2 actors of 1 CPU / 1 thread.
+Prints a markdown table: rows/s per engine and Ray's overhead, with the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_classify  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).resolve().parent / "out" / "ray"
+
+
+def cpu() -> str:
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    shown = [f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma")]
+    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(shown)}"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def run(engine: str, model: Path, src: Path, shard_rows: int) -> float:
+    out = OUT / f"output-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    more = ["--engine", "ray", "--workers", "2"] if engine == "ray" else []
+    args = [str(Path(sys.executable).with_name("autocli")), "classify", str(model), "--input", str(src), "--jsonl",
+            "--output", str(out), "--shard-rows", str(shard_rows), "--format", "jsonl", *more]
+    start = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+    return seconds
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=20000)
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--shard-rows", type=int, default=1000)
+    args = p.parse_args()
+
+    folder = bench_classify.build()
+    OUT.mkdir(parents=True, exist_ok=True)
+    src = OUT / f"sentences-{args.rows}.jsonl"
+    if not src.is_file():
+        src.write_text("".join(json.dumps({"text": t}) + "\n" for t in bench_classify.sentences(folder, args.rows)), encoding="utf-8")
+    print(f"checkpoint: {folder}\nrows: {args.rows}, shards of {args.shard_rows}\nCPU: {cpu()}\nload average at start: {load()}\n")
+    best = {"local": float("inf"), "ray": float("inf")}
+    for r in range(args.rounds):
+        for engine in best:
+            seconds = run(engine, folder, src, args.shard_rows)
+            best[engine] = min(best[engine], seconds)
+            print(f"round {r + 1}: {engine} {seconds:.1f} s ({args.rows / seconds:.1f} rows/s), load average {load()}", flush=True)
+    local, ray = (args.rows / best[e] for e in ("local", "ray"))
+    print(f"\n| {args.rows} rows, whole process | s | rows/s |\n|---|---:|---:|")
+    for engine, seconds in best.items():
+        print(f"| --engine {engine}{' --workers 2' if engine == 'ray' else ''} | {seconds:.1f} | {args.rows / seconds:.1f} |")
+    print(f"\nRay's overhead: {100 * (1 - ray / local):.1f}% fewer rows/s than local (target < 15%)\nload average at end: {load()}")
+
+
+if __name__ == "__main__":
+    main()
