@@ -72,12 +72,12 @@ def main() -> None:
             seconds = run(engine, folder, src, args.shard_rows)
             best[engine] = min(best[engine], seconds)
             print(f"round {r + 1}: {engine} {seconds:.1f} s ({args.rows / seconds:.1f} rows/s), load average {load()}", flush=True)
-    local, ray = (args.rows / best[e] for e in ("local", "ray"))
-    print(f"\n| {args.rows} rows, whole process | s | rows/s |\n|---|---:|---:|")
-    for engine, seconds in best.items():
-        print(f"| --engine {engine}{' --workers 2' if engine == 'ray' else ''} | {seconds:.1f} | {args.rows / seconds:.1f} |")
-    print(f"\nRay's overhead: {100 * (1 - ray / local):.1f}% fewer rows/s than local (target < 15%)\nload average at end: {load()}")
-
+    rates = {engine: args.rows / seconds for engine, seconds in best.items()}
+    table = ["", f"| {args.rows} rows, whole process | s | rows/s |", "|---|---:|---:|"]
+    table += [f"| --engine {e}{' --workers 2' if e == 'ray' else ''} | {best[e]:.1f} | {rates[e]:.1f} |" for e in best]
+    print("\n".join(table))
+    print(f"\nRay's overhead: {100 * (1 - rates['ray'] / rates['local']):.1f}% fewer rows/s than local (target < 15%)")
+    print(f"load average at end: {load()}")
 
 if __name__ == "__main__":
     main()

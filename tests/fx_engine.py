@@ -85,3 +85,21 @@ def assert_parts_whole(folder: Path, shard_rows: int, total: int) -> None:
 
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
+
+
+def kill_then_resume(args: list, out: Path, n: int, shard_rows: int, sig: str) -> int:
+    """Run the job `args` (rows with ids r0..r<n-1>), kill its driver with `sig` once a shard is committed, check
+    that no partial shard is visible, rerun it with --resume and check that every row is in the output exactly
+    once, in order -> the killed driver's exit status."""
+    status = kill_after_first_shard(start_script(args), out, SIGNALS[sig])
+    assert_parts_whole(out, shard_rows, n)
+    assert len(manifests(out)) < -(-n // shard_rows)
+    proc = start_script([*args, "--resume"])
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()
+    records = read_output(out)
+    assert sorted(r["id"] for r in records) == sorted(f"r{i}" for i in range(n))
+    assert [r["index"] for r in records] == list(range(n))
+    assert sum(m["rows"] for m in manifests(out).values()) == n
+    assert not list(Path(out).rglob(".*"))
+    return status

@@ -9,8 +9,7 @@ import os
 import pytest
 
 from tests.conftest import ROOT, assert_one_line_error
-from tests.fx_engine import (SIGNALS, assert_parts_whole, comparable, kill_after_first_shard, manifests, read_output,
-                             sentences, start_script, write_jsonl)
+from tests.fx_engine import comparable, kill_then_resume, read_output, sentences, write_jsonl
 from tests.fx_models import build_checkpoint
 
 ray = pytest.importorskip("ray")
@@ -90,18 +89,7 @@ def test_killed_ray_driver_then_resume_gives_every_row_once(ray_address, tiny_ro
     out = tmp_path / "out"
     args = ["classify", model, "--input", src, "--jsonl", "--output", out, "--shard-rows", rows, "--id-column", "id",
             "--engine", "ray", "--workers", "2", "--ray-address", ray_address]
-    status = kill_after_first_shard(start_script(args), out, SIGNALS[sig])
-    assert status != 0
-    assert_parts_whole(out, rows, n)
-    assert len(manifests(out)) < n // rows
-    proc = start_script([*args, "--resume"])
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err.decode()
-    records = read_output(out)
-    assert sorted(r["id"] for r in records) == sorted(f"r{i}" for i in range(n))
-    assert [r["index"] for r in records] == list(range(n))
-    assert sum(m["rows"] for m in manifests(out).values()) == n
-    assert not [p for p in out.rglob(".*")]
+    assert kill_then_resume(args, out, n, rows, sig) != 0
 
 
 @pytest.mark.slow
