@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from autocli.engine.job import Job, run_shard
-from autocli.errors import AutocliError
+from autocli.errors import AutocliError, NotReachable, UsageError
 
 
 class ShardWorker:
@@ -50,6 +50,7 @@ def run_ray(job: Job, todo: list, progress) -> None:
     shared = job.shared
     started = _connect(ray, shared.ray_address, shared.quiet)
     try:
+        _check_room(ray, shared)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the job's own progress line says it
         context.print_on_execution_start = False
@@ -76,7 +77,19 @@ def _connect(ray, address: str | None, quiet: bool) -> bool:
     env = {}
     if address is None:  # workers of a runtime started here import autocli from where this process does
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p)
-    ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=not quiet,
-             runtime_env={"env_vars": env} if env else None)
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=not quiet,
+                 runtime_env={"env_vars": env} if env else None)
+    except ConnectionError as e:
+        raise NotReachable(f"cannot join the Ray cluster at {address}: {e}", "check --ray-address (auto: the cluster started on this machine)") from None
     return True
+
+
+def _check_room(ray, shared) -> None:
+    """A runtime started here cannot grow: --workers that do not fit its CPUs would wait for ever."""
+    cpus = ray.cluster_resources().get("CPU", 0)
+    need = shared.workers * (shared.threads_per_worker or 1)
+    if shared.ray_address is None and need > cpus:
+        raise UsageError(f"--workers {shared.workers} of {shared.threads_per_worker or 1} CPU each need {need} CPUs; this machine's Ray runtime has {cpus:g}",
+                         "lower --workers or --threads-per-worker, or join a cluster with --ray-address")
 

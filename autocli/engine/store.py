@@ -56,14 +56,18 @@ class Store:
         Refuses a DIR holding another job's output (other input, model, options or version) unless overwrite,
         and one holding this job's output unless resume or overwrite. Parts without a matching manifest and
         temporary files of a killed job are removed, so that every row is in DIR once."""
-        (self.root / MANIFESTS).mkdir(parents=True, exist_ok=True)
-        manifests = {m: self._read(m) for m in sorted((self.root / MANIFESTS).glob("part-*.json"))}
+        try:
+            (self.root / MANIFESTS).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot make the --output folder {self.root}: {e.strerror}", "give a folder path") from None
+        found = sorted((self.root / MANIFESTS).glob("part-*.json"))
         parts = [p for p in self.root.glob("part-*") if p.is_file()]
         if overwrite:
-            for path in [*manifests, *parts]:
+            for path in [*found, *parts]:
                 path.unlink()
-            manifests, parts = {}, []
-        elif (manifests or parts) and not resume:
+            found, parts = [], []
+        manifests = {m: self._read(m) for m in found}
+        if (manifests or parts) and not resume and not overwrite:
             raise UsageError(f"{self.root} already holds the output of a job",
                              "--resume continues it, --overwrite replaces it; or choose another --output DIR")
         by_number = {s.number: s for s in shards}
