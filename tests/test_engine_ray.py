@@ -81,6 +81,14 @@ def test_a_worker_error_keeps_its_exit_code(cli, ray_address, tiny_root, tmp_pat
     assert not list((tmp_path / "out").glob("part-*"))
 
 
+def test_more_workers_than_the_runtime_has(cli, ray_address, tiny_root, tmp_path):
+    model = build_checkpoint(tiny_root, "bert", "sequence-classification")
+    src = write_jsonl(tmp_path / "in.jsonl", sentences(4))
+    res = cli(["classify", model, "--input", src, "--jsonl", "--output", tmp_path / "out", "--engine", "ray", "--workers", "3"])
+    assert_one_line_error(res, 2)
+    assert "need 3 CPUs" in res.stderr
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
 def test_killed_ray_driver_then_resume_gives_every_row_once(ray_address, tiny_root, tmp_path, sig):
     model = build_checkpoint(tiny_root, "bert", "sequence-classification")
