@@ -153,6 +153,15 @@ def test_engine_options_refused_without_their_pieces(cli, classifier, tmp_path, 
     assert says in res.stderr
 
 
+def test_expect_is_refused_with_output(cli, classifier, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", sentences(3))
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(cli(["classify", classifier, "--input", src, "--jsonl", "--format", "jsonl"]).stdout)
+    res = cli(["classify", classifier, "--input", src, "--jsonl", "--output", tmp_path / "out", "--expect", golden])
+    assert_one_line_error(res, 2)
+    assert "drop --expect or --output" in res.stderr
+
+
 def test_stdin_is_refused_with_output(cli, classifier, tmp_path):
     res = cli(["classify", classifier, "--output", tmp_path / "out"], input="a text\n")
     assert_one_line_error(res, 2)

@@ -35,6 +35,8 @@ def run_job(fn, args: tuple, kwargs: dict, shared) -> None:
     if shared.output is None:
         raise UsageError("--engine ray and the column options (--text-column, --pair-column, --id-column) need --output DIR",
                          "add --output DIR: the records go there in shards")
+    if getattr(shared, "expect", None) is not None:
+        raise UsageError("--expect checks the records a command prints, not an --output job", "drop --expect or --output")
     fmt = output_format(kwargs, shared)
     if fmt == "parquet":
         need("pyarrow.parquet", "parquet")

@@ -19,7 +19,8 @@ from autocli.errors import UsageError
 
 # Shared options that say how or where a job runs, not what it computes: a resumed job may change them.
 RUN_OPTIONS = ("engine", "output", "resume", "overwrite", "workers", "threads_per_worker", "gpus_per_worker", "ray_address",
-               "quiet", "verbose", "device", "token", "cache_dir", "offline", "fmt", "json_flag", "feed", "sink", "memo")
+               "quiet", "verbose", "device", "token", "cache_dir", "offline", "fmt", "json_flag", "expect", "atol", "feed", "sink",
+               "memo")
 
 
 @dataclass
