@@ -127,7 +127,8 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def _write_parquet(path: Path, rows: list[dict]) -> None:
     """Column by column, so that a column's type comes from all its values (error records leave the task's
-    columns empty); a column whose values no one type holds is stored as JSON text."""
+    columns empty); a column whose values no one type holds is stored as JSON text. Vectors (embeddings, logits)
+    are stored as float32, which holds their values exactly: they come from float32 (or narrower) tensors."""
     from autocli.extras import need
 
     pa = need("pyarrow", "parquet")
@@ -135,11 +136,18 @@ def _write_parquet(path: Path, rows: list[dict]) -> None:
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
+    names.pop("error", None)
     columns = {}
     for name in names:
         values = [row.get(name) for row in rows]
         try:
-            columns[name] = pa.array(values)
+            column = pa.array(values)
+            if pa.types.is_list(column.type) and pa.types.is_float64(column.type.value_type):
+                column = column.cast(pa.list_(pa.float32()))
+            columns[name] = column
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             columns[name] = pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string())
+    # every shard has the error column, of one type, so that the parts read as one data set
+    error = pa.struct([("message", pa.string()), ("hint", pa.string()), ("exit_code", pa.int64())])
+    columns["error"] = pa.array([row.get("error") for row in rows], error)
     pq.write_table(pa.table(columns), path)
