@@ -45,6 +45,10 @@ def test_parquet_shards_and_their_manifests(cli, classifier, tmp_path):
     assert first["model"] == str(classifier) and first["command"] == "classify" and first["format"] == "parquet"
     assert first["options"]["top_k"] == "1" and "autocli" in first and first["failed"] == 0
     assert [r["id"] for r in read_output(tmp_path / "out")] == list(range(25))  # no --id-column: the row number
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(tmp_path / "out", format="parquet").to_table()  # the parts read as one data set
+    assert table.num_rows == 25 and "error" in table.column_names and table.column("error").null_count == 25
 
 
 def test_resume_writes_only_the_missing_shards(cli, classifier, tmp_path):
@@ -118,7 +122,10 @@ def test_parquet_columns_pairs_and_a_null_text(cli, classifier, tmp_path):
     assert [r["id"] for r in records] == list(range(100, 112))
     assert records[5]["error"]["message"] == "column 'a' is missing"
     pairs = cli(["classify", classifier, texts[6], "--pair", sentences(12, seed=1)[6], "--format", "jsonl"]).jsonl()[0]
-    assert records[6]["scores"] == pairs["scores"]  # the pair column reaches the task
+    assert [s["label"] for s in records[6]["scores"]] == [s["label"] for s in pairs["scores"]]  # the pair column reaches the task
+    assert records[6]["score"] == pytest.approx(pairs["score"], abs=1e-5)  # alone vs in a batch: float rounding only
+    alone = cli(["classify", classifier, texts[6], "--format", "jsonl"]).jsonl()[0]
+    assert alone["score"] != pytest.approx(records[6]["score"], abs=1e-5)
 
 
 def test_a_missing_column_and_an_unreadable_parquet_file(cli, classifier, tmp_path):
