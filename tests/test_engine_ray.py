@@ -72,21 +72,17 @@ def test_ray_greedy_generate_is_the_local_one(cli, ray_address, decoder_root, tm
     assert all(r["token_ids"] for r in got)
 
 
-def test_a_worker_error_keeps_its_exit_code(cli, ray_address, tiny_root, tmp_path):
+@pytest.mark.parametrize("more, says", [
+    (["--top-k", "0"], "--top-k must be at least 1"),  # raised in a worker
+    (["--workers", "3"], "need 3 CPUs"),  # the runtime has 2
+])
+def test_errors_keep_their_exit_code(cli, ray_address, tiny_root, tmp_path, more, says):
     model = build_checkpoint(tiny_root, "bert", "sequence-classification")
     src = write_jsonl(tmp_path / "in.jsonl", sentences(4))
-    res = cli(["classify", model, "--input", src, "--jsonl", "--output", tmp_path / "out", "--engine", "ray", "--top-k", "0"])
+    res = cli(["classify", model, "--input", src, "--jsonl", "--output", tmp_path / "out", "--engine", "ray", *more])
     assert_one_line_error(res, 2)
-    assert "--top-k must be at least 1" in res.stderr
+    assert says in res.stderr
     assert not list((tmp_path / "out").glob("part-*"))
-
-
-def test_more_workers_than_the_runtime_has(cli, ray_address, tiny_root, tmp_path):
-    model = build_checkpoint(tiny_root, "bert", "sequence-classification")
-    src = write_jsonl(tmp_path / "in.jsonl", sentences(4))
-    res = cli(["classify", model, "--input", src, "--jsonl", "--output", tmp_path / "out", "--engine", "ray", "--workers", "3"])
-    assert_one_line_error(res, 2)
-    assert "need 3 CPUs" in res.stderr
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])

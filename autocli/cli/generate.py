@@ -82,7 +82,7 @@ def generate_cmd(
 
     from autocli.tasks import describe_load
     from autocli.tasks.gen_settings import task_prefix as find_task
-    from autocli.tasks.generate import Generation, generate
+    from autocli.tasks.generate import generate
 
     start = time.perf_counter()
     flags = _flags(locals())
@@ -101,15 +101,9 @@ def generate_cmd(
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
-    run = lambda on_text, on_stats: generate(  # noqa: E731
+    _print(items, fmt, stats, shared, lambda on_text, on_stats: generate(
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,
-        echo=echo, on_text=on_text, on_stats=on_stats)
-    if shared.routed:
-        from autocli import render_generate  # noqa: F401  (registers the records' data)
-
-        shared.emit(run(None, None), Generation)
-        return
-    _print(items, fmt, stats, shared, run)
+        echo=echo, on_text=on_text, on_stats=on_stats))
 
 def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, shared: o.Shared):
     """The model, in the dtype --dtype auto picks for this job (the prompts are encoded first to weigh it)."""
@@ -206,6 +200,9 @@ def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
     from autocli import render, render_generate as rg
     from autocli.tasks.generate import Generation
 
+    if shared.routed:  # an --output job's shard: the engine takes the records
+        shared.emit(run(None, None), Generation)
+        return
     stream = rg.OrderedStream([p.index for p in items]) if fmt == GenFormat.text else None
     records = shared.watch(run(stream.text if stream else None, rg.generation_stats if stats else None), rg.record)
     if fmt == GenFormat.table:  # its columns fit every record: printed at the end
