@@ -41,7 +41,7 @@ def test_parquet_shards_and_their_manifests(cli, classifier, tmp_path):
     found = manifests(tmp_path / "out")
     assert [m["rows"] for m in found.values()] == [10, 10, 5]
     first = found["part-00001"]
-    assert first["shard"] == {"file": str(src), "start": 10, "stop": 20, "first": 10}
+    assert first["shard"] == {"file": str(src), "bytes": src.stat().st_size, "start": 10, "stop": 20, "first": 10}
     assert first["model"] == str(classifier) and first["command"] == "classify" and first["format"] == "parquet"
     assert first["options"]["top_k"] == "1" and "autocli" in first and first["failed"] == 0
     assert [r["id"] for r in read_output(tmp_path / "out")] == list(range(25))  # no --id-column: the row number
@@ -79,6 +79,8 @@ def test_an_output_folder_is_not_mixed(cli, classifier, tmp_path):
     assert "other options: top_k" in other.stderr
     resharded = _classify(cli, classifier, src, out, "--shard-rows", "4", "--resume")
     assert_one_line_error(resharded, 2)
+    src.write_text(src.read_text().replace("r0", "r00"))  # the same rows, edited in place
+    assert "other shard" in _classify(cli, classifier, src, out, "--shard-rows", "5", "--resume").stderr
     replaced = _classify(cli, classifier, src, out, "--shard-rows", "4", "--resume", "--top-k", "2", "--overwrite")
     assert replaced.exit_code == 0, replaced.stderr
     assert [m["options"]["top_k"] for m in manifests(out).values()] == ["2"] * 3

@@ -32,6 +32,7 @@ class Shard:
     first: int  # the job-wide number of row `start`: the records' index
     offset: int = 0  # lines: the byte offset of row `start`
     error: str = ""  # unreadable: why
+    size: int = 0  # the file's bytes: a file changed in place no longer matches its manifests
 
     @property
     def rows(self) -> int:
@@ -39,7 +40,7 @@ class Shard:
 
     def describe(self) -> dict:
         """What a manifest records of the shard (and a resumed job compares)."""
-        return {"file": self.file, "start": self.start, "stop": self.stop, "first": self.first}
+        return {"file": self.file, "bytes": self.size, "start": self.start, "stop": self.stop, "first": self.first}
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,9 @@ def plan(files: list[str], shard_rows: int, columns: Columns, jsonl: bool) -> li
             shards.append(Shard(len(shards), file, "unreadable", 0, 1, first, error=str(e)))
             first += 1
             continue
+        size = Path(file).stat().st_size
         for start, stop, offset in cuts:
-            shards.append(Shard(len(shards), file, kind, start, stop, first + start, offset))
+            shards.append(Shard(len(shards), file, kind, start, stop, first + start, offset, size=size))
         first += cuts[-1][1] if cuts else 0
     return shards
 
