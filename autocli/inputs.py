@@ -75,7 +75,7 @@ def _bad(index: int, message: str, hint: str | None = None) -> Item:
     return Item(index, {}, UsageError(message, hint))
 
 
-def parse_line(index: int, raw: bytes, jsonl: bool, primary: str, allow_empty: bool) -> Item:
+def _parse_line(index: int, raw: bytes, jsonl: bool, primary: str, allow_empty: bool) -> Item:
     """One line -> one Item. Messages leave out the input number: the record and stderr line carry it."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
@@ -110,7 +110,7 @@ def _text_item(index: int, fields: dict, primary: str, allow_empty: bool) -> Ite
     return Item(index, fields)
 
 
-def stream_lines(stream: BinaryIO) -> Iterator[bytes]:
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
     """The lines of a stream without their newline, one at a time; a line over the limit is cut there
     (the rest of it skipped) so that it becomes one error record, not a memory spike."""
     while True:
@@ -143,16 +143,16 @@ def _raw_lines(args: list[str], input_file: Path | None, stream: BinaryIO) -> It
         except OSError as e:
             raise UsageError(f"cannot read --input {input_file}: {e.strerror}", "check the path") from None
         with handle:
-            yield from stream_lines(handle)
+            yield from _lines(handle)
         return
     if not args:
         if input_file is None and stream.isatty():
             raise UsageError("no input given", "pass TEXT arguments, '-' to read stdin, or --input FILE")
-        yield from stream_lines(stream)
+        yield from _lines(stream)
         return
     for arg in args:
         if arg == STDIN:
-            yield from stream_lines(stream)
+            yield from _lines(stream)
         else:
             yield arg
 
@@ -178,9 +178,9 @@ def read_inputs(
     def items() -> Iterator[Item]:
         for i, raw in enumerate(_raw_lines(args, input_file, stdin or _stdin())):
             if isinstance(raw, bytes):
-                yield parse_line(i, raw, jsonl, primary, allow_empty)
+                yield _parse_line(i, raw, jsonl, primary, allow_empty)
             elif jsonl:
-                yield parse_line(i, raw.encode("utf-8", "surrogateescape"), True, primary, allow_empty)
+                yield _parse_line(i, raw.encode("utf-8", "surrogateescape"), True, primary, allow_empty)
             else:
                 yield _text_item(i, {primary: raw}, primary, allow_empty)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from autocli.errors import UsageError
-from autocli.inputs import Inputs, Item, parse_line, stream_lines
+from autocli.inputs import Inputs, Item, _lines, _parse_line
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}  # others: lines
 TABULAR = ("csv", "parquet")
@@ -180,8 +180,8 @@ class Feed:
         elif s.kind == "lines":
             with open(s.file, "rb") as handle:
                 handle.seek(s.offset)
-                for i, raw in enumerate(itertools.islice(stream_lines(handle), s.rows)):
-                    yield parse_line(s.first + i, raw, jsonl, primary, allow_empty)
+                for i, raw in enumerate(itertools.islice(_lines(handle), s.rows)):
+                    yield _parse_line(s.first + i, raw, jsonl, primary, allow_empty)
         else:
             rows = _parquet_rows(s) if s.kind == "parquet" else _csv_rows(s)
             for i, row in enumerate(rows):
