@@ -224,3 +224,18 @@ def test_killed_driver_then_resume_gives_every_row_once(classifier, tmp_path, si
     out = tmp_path / "out"
     args = ["classify", classifier, "--input", src, "--jsonl", "--output", out, "--shard-rows", rows, "--id-column", "id", "--format", "jsonl"]
     assert kill_then_resume(args, out, n, rows, sig) == (130 if sig == "SIGINT" else -9)
+
+
+def test_audio_commands_write_the_records_they_print(cli, audio_root, tmp_path):
+    from tests.fx_audio import build_audio_checkpoint, write_audio
+
+    clips = [write_audio(tmp_path / f"{i}.wav", 0.4 + 0.3 * i, 16000, 1, "PCM_16", seed=i) for i in range(3)]
+    (tmp_path / "missing.wav").write_bytes(b"RIFF not audio")
+    listing = tmp_path / "clips.txt"
+    listing.write_text("".join(f"{p}\n" for p in [*clips, tmp_path / "missing.wav"]))
+    for name, task in (("classify", "audio-classification"), ("transcribe", "ctc")):
+        model = build_audio_checkpoint(audio_root, "wav2vec2", task)
+        plain = cli([name, model, "--input", listing, "--format", "jsonl"])
+        res = cli([name, model, "--input", listing, "--format", "jsonl", "--output", tmp_path / name, "--shard-rows", "2"])
+        assert res.exit_code == plain.exit_code == 7, res.stderr
+        assert [{k: v for k, v in r.items() if k != "id"} for r in read_output(tmp_path / name)] == plain.jsonl()
