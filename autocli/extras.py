@@ -16,6 +16,8 @@ EXTRAS = {
     "vision": "reading images",
     "audio": "reading and resampling audio",
     "eval": "chrF",
+    "parquet": "reading and writing Parquet",
+    "ray": "--engine ray",
 }
 
 

@@ -76,6 +76,15 @@ def table(kind: type):
     return register
 
 
+# Record -> its JSON data, for the result types whose machine form is not to_data's (registered by their renderer).
+RECORDS: dict[type, Callable[[Any], Any]] = {}
+
+
+def record_data(rec, of: type) -> dict:
+    """One record as the data of its JSONL line."""
+    return RECORDS.get(of, to_data)(rec)
+
+
 def _print_tables(out) -> None:
     con = console()
     for part in out if isinstance(out, list) else [out]:

@@ -65,6 +65,9 @@ def record(rec) -> dict:
     return out
 
 
+render.RECORDS[Generation] = record
+
+
 def _dumps(data, indent: int | None = None) -> str:
     return json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False)
 

@@ -45,7 +45,7 @@ def default_format(prompts: int, logprobs: bool, tty: bool) -> GenFormat:
 
 
 SHARED = ("input_file", "jsonl", "batch_size", "device", "dtype", "allow_pickle", "tokenizer_source", *o.HUB_OPTIONS,
-          "json_flag", "quiet", "verbose", *o.GOLDEN_OPTIONS)
+          "json_flag", "quiet", "verbose", *o.GOLDEN_OPTIONS, *o.ENGINE_OPTIONS)
 
 
 @o.shared_options(SHARED, batch_size=(o.BatchSize, BATCH_SIZE))
@@ -94,10 +94,10 @@ def generate_cmd(
     if show_config:
         _show_config(ckpt, _tokenizer(ckpt, shared, False), flags, seq2seq, task_params, fmt)
         return
-    items = _prompts(prompts, shared.input_file, shared.jsonl, prefix, chat, system)
+    items = _prompts(prompts, shared, prefix, chat, system)
     fmt = fmt or default_format(len(items), logprobs is not None, sys.stdout.isatty())
 
-    tokenizer = _tokenizer(ckpt, shared, chat)
+    tokenizer = shared.keep("tokenizer", lambda: _tokenizer(ckpt, shared, chat))
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
@@ -116,8 +116,8 @@ def _load(ckpt, tokenizer, items, settings, seq2seq: bool, chat: bool, system, s
         ready = [p for p in items if p.ids is not None]
         dt = auto_dtype(ckpt.config(), resolve_device(shared.device), sum(len(p.ids) for p in ready),
                         settings["max_new_tokens"] * len(ready))
-    return load_model(ckpt, "seq2seq-lm" if seq2seq else "causal-lm", device=shared.device, dtype=dt,
-                      allow_pickle=shared.allow_pickle)
+    task = "seq2seq-lm" if seq2seq else "causal-lm"
+    return shared.keep(("model", task, dt), lambda: load_model(ckpt, task, device=shared.device, dtype=dt, allow_pickle=shared.allow_pickle))
 
 
 def _checkpoint(model: str, where: dict):
@@ -200,6 +200,9 @@ def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
     from autocli import render, render_generate as rg
     from autocli.tasks.generate import Generation
 
+    if shared.routed:  # an --output job's shard: the engine takes the records
+        shared.emit(run(None, None), Generation)
+        return
     stream = rg.OrderedStream([p.index for p in items]) if fmt == GenFormat.text else None
     records = shared.watch(run(stream.text if stream else None, rg.generation_stats if stats else None), rg.record)
     if fmt == GenFormat.table:  # its columns fit every record: printed at the end
@@ -226,17 +229,16 @@ def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
     render.finish(tally, "prompts")
 
 
-def _prompts(args, input_file, jsonl: bool, prefix: str, chat: bool, system: str | None):
+def _prompts(args, shared: o.Shared, prefix: str, chat: bool, system: str | None):
     """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text, after the task prefix) or "messages" (chat)."""
     from autocli.errors import UsageError
-    from autocli.inputs import read_inputs
     from autocli.tasks.generate import Prompt
 
-    if system is not None and not chat and not jsonl:
+    if system is not None and not chat and not shared.jsonl:
         raise UsageError("--system needs --chat", "add --chat to render the prompt with the chat template")
 
     out = []
-    for item in read_inputs(args, input_file, jsonl, primary="prompt"):
+    for item in shared.read(args, primary="prompt"):
         p = Prompt(item.index, error=item.error)
         if item.error is None:
             text, messages = item.fields.get("prompt"), item.fields.get("messages")

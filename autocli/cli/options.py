@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -19,6 +19,11 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     jsonl = "jsonl"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 # --device: auto, cpu, mps, cuda or cuda:N.
@@ -48,6 +53,7 @@ def parse_dtype(value: str) -> str:
 HUB = "Checkpoint location"
 OUT = "Output"
 RUN = "Running"
+ENGINE = "Engine (sharded --output)"
 
 Checkpoint = Annotated[
     str,
@@ -193,6 +199,34 @@ AllowRandomHead = Annotated[
 ]
 
 
+EngineOpt = Annotated[
+    Engine,
+    typer.Option("--engine", help="local: this process; ray: a Ray Data pool of model-holding workers (needs --output "
+                 "and pip install 'autocli[ray]').", rich_help_panel=ENGINE),
+]
+OutputDir = Annotated[
+    Optional[Path],
+    typer.Option("--output", metavar="DIR", help="Write the records to DIR in shards (Parquet; --format jsonl: JSONL), "
+                 "each with a manifest, instead of stdout.", rich_help_panel=ENGINE, show_default=False),
+]
+Resume = Annotated[bool, typer.Option("--resume", help="Skip the shards of --output DIR already written by the same job.", rich_help_panel=ENGINE)]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what --output DIR holds, even from another job.", rich_help_panel=ENGINE)]
+ShardRows = Annotated[int, typer.Option("--shard-rows", min=1, help="Input rows per output shard.", rich_help_panel=ENGINE)]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="Ray: model-holding workers (actors).", rich_help_panel=ENGINE)]
+ThreadsPerWorker = Annotated[
+    Optional[int], typer.Option("--threads-per-worker", min=1, help="CPU threads of each worker (Ray: its num_cpus; default 1; local: torch's default).", rich_help_panel=ENGINE)
+]
+GpusPerWorker = Annotated[float, typer.Option("--gpus-per-worker", min=0.0, help="Ray: GPUs each worker reserves (fractions share one).", rich_help_panel=ENGINE)]
+RayAddress = Annotated[
+    Optional[str], typer.Option("--ray-address", metavar="ADDR", help="Ray cluster to join (auto: the running one; default: start one here).", rich_help_panel=ENGINE)
+]
+TextColumn = Annotated[Optional[str], typer.Option("--text-column", metavar="NAME", help="Column (JSONL field) holding the text.", rich_help_panel="Input")]
+PairColumn = Annotated[Optional[str], typer.Option("--pair-column", metavar="NAME", help="Column holding the second text of a pair.", rich_help_panel="Input")]
+IdColumn = Annotated[Optional[str], typer.Option("--id-column", metavar="NAME", help="Column holding each row's id (default: the row number).", rich_help_panel="Input")]
+# rows per output shard unless --shard-rows: small enough to lose little on a kill, big enough to batch well
+SHARD_ROWS = 4096
+
+
 # ---- the options many commands share, declared once ----------------------------------------------
 
 # name -> (annotation, default), in the order `--help` lists them after a command's own options.
@@ -216,11 +250,25 @@ SHARED = {
     "verbose": (Verbose, False),
     "expect": (Expect, None),
     "atol": (Atol, GOLDEN_ATOL),
+    "text_column": (TextColumn, None),
+    "pair_column": (PairColumn, None),
+    "id_column": (IdColumn, None),
+    "engine": (EngineOpt, Engine.local),
+    "output": (OutputDir, None),
+    "resume": (Resume, False),
+    "overwrite": (Overwrite, False),
+    "shard_rows": (ShardRows, SHARD_ROWS),
+    "workers": (Workers, 1),
+    "threads_per_worker": (ThreadsPerWorker, None),
+    "gpus_per_worker": (GpusPerWorker, 0.0),
+    "ray_address": (RayAddress, None),
 }
 HUB_OPTIONS = ("revision", "offline", "cache_dir", "token")
 OUTPUT_OPTIONS = ("fmt", "json_flag", "quiet", "verbose")
 TEXT_OPTIONS = ("input_file", "jsonl", "max_length", "tokenizer_source", *HUB_OPTIONS, *OUTPUT_OPTIONS)
 GOLDEN_OPTIONS = ("expect", "atol")
+ENGINE_OPTIONS = ("text_column", "pair_column", "id_column", "engine", "output", "resume", "overwrite", "shard_rows", "workers",
+                  "threads_per_worker", "gpus_per_worker", "ray_address")
 MODEL_OPTIONS = tuple(n for n in SHARED if n not in GOLDEN_OPTIONS)
 RECORD_OPTIONS = MODEL_OPTIONS + GOLDEN_OPTIONS  # the commands whose records --expect can check
 
@@ -248,6 +296,23 @@ class Shared:
     verbose: bool = False
     expect: Optional[Path] = None
     atol: float = GOLDEN_ATOL
+    text_column: Optional[str] = None
+    pair_column: Optional[str] = None
+    id_column: Optional[str] = None
+    engine: Engine = Engine.local
+    output: Optional[Path] = None
+    resume: bool = False
+    overwrite: bool = False
+    shard_rows: int = SHARD_ROWS
+    workers: int = 1
+    threads_per_worker: Optional[int] = None
+    gpus_per_worker: float = 0.0
+    ray_address: Optional[str] = None
+    # Set by the engine when it runs the command on one shard: the shard's rows are the inputs, the records go
+    # to `sink` instead of stdout, and loaded models are kept in `memo` from one shard to the next.
+    feed: object = field(default=None, repr=False)
+    sink: Optional[Callable] = field(default=None, repr=False)
+    memo: Optional[dict] = field(default=None, repr=False)
 
     def __post_init__(self):
         # read before anything loads: a bad golden file is a usage error, not a wasted model load
@@ -258,12 +323,33 @@ class Shared:
             self.golden = golden.Check(self.expect, golden.load(self.expect), self.atol)
 
     @property
+    def engine_options(self) -> bool:
+        """Whether the invocation asks for the sharded engine (--output, --engine ray or a column option)."""
+        return (self.output is not None or self.engine != Engine.local
+                or any(v is not None for v in (self.text_column, self.pair_column, self.id_column)))
+
+    @property
+    def routed(self) -> bool:
+        """Whether the records go to the engine (--output) rather than stdout."""
+        return self.sink is not None
+
+    def keep(self, key, make: Callable):
+        """make(), once per engine worker for the same key (each worker loads its model once)."""
+        if self.memo is None:
+            return make()
+        if key not in self.memo:
+            self.memo[key] = make()
+        return self.memo[key]
+
+    @property
     def hub(self) -> dict:
         """Where checkpoints come from: the keywords of Checkpoint.resolve."""
         return dict(revision=self.revision, cache_dir=self.cache_dir, token=self.token, offline=self.offline, quiet=self.quiet)
 
     def read(self, texts, **kw):
         """The inputs: arguments, --input FILE or stdin, as plain lines or (--jsonl) objects."""
+        if self.feed is not None:
+            return self.feed.inputs(self.jsonl, **kw)
         from autocli.inputs import read_inputs
 
         return read_inputs(texts, self.input_file, self.jsonl, **kw)
@@ -274,7 +360,7 @@ class Shared:
 
         args = dict(device=self.device, dtype=self.dtype, allow_random_head=self.allow_random_head, allow_pickle=self.allow_pickle,
                     tokenizer_source=self.tokenizer_source, max_length=self.max_length, verbose=self.verbose, **self.hub)
-        return load(model, task, **{**args, **kw})
+        return self.keep(("load", model, task, repr(sorted(kw.items()))), lambda: load(model, task, **{**args, **kw}))
 
     def format(self, natural=Format.jsonl):
         return output_format(self.fmt, self.json_flag, natural)
@@ -289,6 +375,9 @@ class Shared:
             self.golden.finish()
 
     def emit(self, records, of: type) -> None:
+        if self.sink is not None:
+            self.sink(records, of)
+            return
         from autocli import render
 
         tally = render.emit_records(self.watch(records), output_format(self.fmt, self.json_flag), of)
@@ -314,6 +403,10 @@ def shared_options(names=RECORD_OPTIONS, **replace):
         @functools.wraps(fn)
         def command(*args, **kwargs):
             shared = Shared(**{name: kwargs.pop(name) for name in names})
+            if shared.engine_options:
+                from autocli.engine import run_job
+
+                return run_job(fn, args, kwargs, shared)
             return fn(*args, **kwargs, shared=shared)
 
         params = own + added
