@@ -125,8 +125,8 @@ def test_regression_mse(cli, tiny_root, tmp_path):
     assert rep["metrics"]["mae"] == pytest.approx((logits.squeeze(-1) - torch.tensor(gold)).abs().mean().item(), abs=1e-5)
 
 
-def test_pairs_and_csv_tsv_agree(cli, tiny_root, tmp_path):
-    """The same rows as JSONL, CSV and TSV give the same report; pairs go in as text pairs."""
+def test_pairs_and_csv_tsv_parquet_agree(cli, tiny_root, tmp_path):
+    """The same rows as JSONL, CSV, TSV and Parquet give the same report; pairs go in as text pairs."""
     import torch
     from transformers import AutoTokenizer
 
@@ -141,6 +141,11 @@ def test_pairs_and_csv_tsv_agree(cli, tiny_root, tmp_path):
             w.writeheader()
             w.writerows(rows)
         assert _run(cli, folder, tmp_path / name)["metrics"] == pytest.approx(by_jsonl["metrics"])
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet", row_group_size=5)
+    assert _run(cli, folder, tmp_path / "d.parquet")["metrics"] == pytest.approx(by_jsonl["metrics"])
     tok = AutoTokenizer.from_pretrained(folder)
     ref = oracle(folder, "bert", "sequence-classification")
     gold = torch.tensor([i % 3 for i in range(len(rows))])

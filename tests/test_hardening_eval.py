@@ -131,3 +131,11 @@ def test_words_the_tokenizer_refuses(cli, tagger, tmp_path):
     data.write_text('{"tokens": ["Ada"], "tags": ["B-PER"]}\n{"tokens": ["x\\ud800"], "tags": ["O"]}\n{"tokens": ["ok"], "tags": ["O"]}\n')
     rep = _report(cli(["eval", folder, data, "-f", "json"]), 7)
     assert [e["index"] for e in rep["errors"]] == [1]
+
+
+def test_a_file_named_parquet_that_is_not(cli, classifier, tmp_path):
+    data = tmp_path / "rows.parquet"
+    data.write_text('{"text": "not parquet", "label": "pos"}\n')
+    res = cli(["eval", str(classifier), str(data), "--format", "json"])
+    assert_one_line_error(res, 2)
+    assert "not a readable Parquet file" in res.stderr

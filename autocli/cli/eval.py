@@ -23,6 +23,7 @@ EPILOG = (
     "  multiple-choice           JSONL {\"question\", \"choices\": [...], \"label\": position or text}: loss, accuracy\n\n"
     "  generation (--task)       JSONL {\"prompt\" (causal LM) or \"source\" (encoder-decoder), \"reference\"}: exact_match,\n"
     "                            chrf (sacrebleu: pip install 'autocli[eval]'), with the checkpoint's generation settings\n\n"
+    "Every task that reads rows also reads Parquet (.parquet, its columns as the fields; pip install 'autocli[parquet]').\n\n"
     "A row that cannot be scored is counted and reported (exit 7 when every bound holds); a bound that fails exits 6, "
     "and the JSON lists the bounds with their values.\n\n"
     "Examples:\n\n"

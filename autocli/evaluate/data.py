@@ -3,7 +3,7 @@
 Every row becomes exactly one Item (autocli.inputs) in file order; a row that cannot be used (bad JSON,
 a CSV row with the wrong number of cells, a missing field) is an Item with an error, so the evaluation
 counts and reports it instead of skipping it. The format comes from the file name: .jsonl/.json, .csv,
-.tsv, .conll/.iob/.bio; anything else is plain text.
+.tsv, .conll/.iob/.bio, .parquet (with pyarrow installed); anything else is plain text.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Iterator
 from autocli.errors import UsageError
 from autocli.inputs import Item, _lines, _parse_line
 
-JSONL, CSV, TSV, CONLL, TEXT = "jsonl", "csv", "tsv", "conll", "text"
+JSONL, CSV, TSV, CONLL, PARQUET, TEXT = "jsonl", "csv", "tsv", "conll", "parquet", "text"
 SUFFIXES = {".jsonl": JSONL, ".json": JSONL, ".ndjson": JSONL, ".csv": CSV, ".tsv": TSV,
-            ".conll": CONLL, ".iob": CONLL, ".bio": CONLL}
+            ".conll": CONLL, ".iob": CONLL, ".bio": CONLL, ".parquet": PARQUET, ".pq": PARQUET}
+# Parquet rows are read this many at a time.
+PARQUET_BATCH = 1024
 # A CoNLL line starting with this is a document separator, not a token.
 DOCSTART = "-DOCSTART-"
 
@@ -38,8 +40,8 @@ def read_rows(path: Path, limit: int | None = None) -> Iterator[Item]:
     """The rows of a JSONL, CSV/TSV or CoNLL file as Items (at most `limit`)."""
     fmt = data_format(path)
     if fmt == TEXT:
-        raise UsageError(f"{path} is not a JSONL, CSV, TSV or CoNLL file", "name it .jsonl, .csv, .tsv or .conll")
-    reader = {JSONL: _jsonl, CSV: _delimited, TSV: _delimited, CONLL: _conll}[fmt]
+        raise UsageError(f"{path} is not a JSONL, CSV, TSV, CoNLL or Parquet file", "name it .jsonl, .csv, .tsv, .conll or .parquet")
+    reader = {JSONL: _jsonl, CSV: _delimited, TSV: _delimited, CONLL: _conll, PARQUET: _parquet}[fmt]
     rows = reader(path, "\t" if fmt == TSV else ",")
     return itertools.islice(rows, limit) if limit is not None else rows
 
@@ -64,6 +66,24 @@ def _delimited(path: Path, sep: str) -> Iterator[Item]:
                 yield Item(i, {}, UsageError(f"{len(cells)} cells in a row under a {len(header)}-column header"))
                 continue
             yield Item(i, {name: value for name, value in zip(header, cells) if value != "" or name != "text_pair"})
+
+
+def _parquet(path: Path, _sep: str) -> Iterator[Item]:
+    """One Item per row, its columns as fields (pyarrow: `autocli[parquet]`), read a batch at a time."""
+    from autocli.extras import need
+
+    pq = need("pyarrow.parquet", "parquet")
+    try:
+        batches = pq.ParquetFile(str(path)).iter_batches(batch_size=PARQUET_BATCH)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e}", "check the DATA path") from None
+    except Exception as e:  # pyarrow's errors for a file that is not Parquet
+        raise UsageError(f"{path} is not a readable Parquet file ({type(e).__name__})", "check the file") from None
+    i = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            yield Item(i, {k: v for k, v in row.items() if v is not None})
+            i += 1
 
 
 def _conll(path: Path, _sep: str) -> Iterator[Item]:
