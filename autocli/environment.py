@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from autocli.results import EnvReport
+from autocli.reports import EnvReport
 
 PACKAGES = ("torch", "tokenizers", "huggingface_hub", "safetensors", "numpy", "jinja2", "typer", "click", "rich")
 # Installed by some users for some paths (SentencePiece conversion, images, audio, the test oracle).

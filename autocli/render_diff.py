@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from autocli import results
+from autocli import reports
 from autocli.render import simple_table, table
 
 SECTIONS = ("tokenizer", "generation", "preprocessor")
@@ -26,7 +26,7 @@ def _signature(sig: dict | None) -> str:
     return MISSING if sig is None else f"{sig['dtype']} [{', '.join(map(str, sig['shape']))}]"
 
 
-def _rows(r: results.DiffResult) -> list[tuple[str, str, str, str]]:
+def _rows(r: reports.DiffResult) -> list[tuple[str, str, str, str]]:
     from rich.markup import escape
 
     rows = [("model", c.key, _show(c.a), _show(c.b)) for c in (r.architectures, r.heads, r.dtype, r.ties) if c]
@@ -39,7 +39,7 @@ def _rows(r: results.DiffResult) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _outputs(o: results.OutputsDiff):
+def _outputs(o: reports.OutputsDiff):
     tbl = simple_table("outputs", "value", title=f"outputs on {o.inputs} input(s), task {o.task}")
     for name in ("max_abs_diff", "top1_agreement", "mean_kl", "greedy_agreement"):
         value = getattr(o, name)
@@ -48,7 +48,7 @@ def _outputs(o: results.OutputsDiff):
     return tbl
 
 
-@table(results.DiffResult)
+@table(reports.DiffResult)
 def diff_tables(r) -> list:
     from rich.markup import escape
 

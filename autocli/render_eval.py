@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocli import results
+from autocli import reports
 from autocli.render import simple_table, table
 
 
@@ -12,7 +12,7 @@ def _value(v) -> str:
     return "n/a" if v is None else str(v)
 
 
-@table(results.EvalReport)
+@table(reports.EvalReport)
 def eval_tables(rep) -> list:
     from rich.markup import escape
 

@@ -5,7 +5,7 @@ render.py imports this module, so every builder is registered wherever results a
 
 from __future__ import annotations
 
-from autocli import results
+from autocli import reports, results
 from autocli.render import simple_table, table
 
 COMPAT_STYLES = {
@@ -19,7 +19,7 @@ COMPAT_STYLES = {
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-@table(results.CompatReport)
+@table(reports.CompatReport)
 def compat_tables(report) -> list:
     """Several checkpoints: a tasks × checkpoints matrix first. Then per checkpoint its verdicts with
     reasons, and its lint findings."""
@@ -53,7 +53,7 @@ def compat_tables(report) -> list:
     return out
 
 
-@table(results.InspectResult)
+@table(reports.InspectResult)
 def inspect_tables(result) -> list:
     """inspect: a field/value summary, then the collapsed tensor list when asked for."""
     from rich.markup import escape
@@ -76,7 +76,7 @@ def inspect_tables(result) -> list:
     return out
 
 
-@table(results.DownloadResult)
+@table(reports.DownloadResult)
 def download_table(result):
     tbl = simple_table("file", "kind", "bytes", title=f"{result.checkpoint} -> {result.path}")
     for f in result.files:
@@ -115,7 +115,7 @@ def env_rows(report) -> list[tuple[str, str]]:
     return rows
 
 
-@table(results.EnvReport)
+@table(reports.EnvReport)
 def env_table(report):
     tbl = simple_table("", "", show_header=False)
     for key, value in env_rows(report):
@@ -123,7 +123,7 @@ def env_table(report):
     return tbl
 
 
-@table(results.Preprocessed)
+@table(reports.Preprocessed)
 def preprocess_table(records):
     from rich.markup import escape
 
@@ -141,7 +141,7 @@ def preprocess_table(records):
                         t.name, "×".join(map(str, t.shape)), t.dtype, *stats)
             for c, ch in enumerate(t.channels or []):
                 tbl.add_row("", "", "", f"  channel {c}", "", "", *(f"{ch[k]:.4g}" for k in ("min", "max", "mean", "std")))
-    steps = next((r for r in records if isinstance(r, results.Preprocessed)), None)
+    steps = next((r for r in records if isinstance(r, reports.Preprocessed)), None)
     if steps is None:
         return tbl
     listing = simple_table("step", title=f"{steps.processor}, steps in order")

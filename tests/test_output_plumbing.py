@@ -38,9 +38,9 @@ def test_env_and_download_follow_the_shared_format_rule(script, cli, minilm_dir)
 
 
 def test_every_report_type_has_a_table_keyed_by_its_type():
-    from autocli import render, results
+    from autocli import render, reports, results
 
-    for kind in (results.InspectResult, results.CompatReport, results.DownloadResult, results.EnvReport,
+    for kind in (reports.InspectResult, reports.CompatReport, reports.DownloadResult, reports.EnvReport,
                  results.Classification, results.Tagged, results.Answered, results.Filled, results.Embedding,
                  results.Chosen, results.Tokenized):
         assert kind in render.TABLES, kind

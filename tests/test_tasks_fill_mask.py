@@ -63,6 +63,13 @@ def test_an_input_without_a_mask_is_an_error_record(cli, tiny_checkpoints):
     assert table.exit_code == 0 and "sequence" in table.stdout
 
 
+def test_a_truncated_input_with_its_mask_in_reach_runs_and_is_warned_about(cli, tiny_checkpoints):
+    folder = tiny_checkpoints["bert", "masked-lm"]
+    res = cli(["fill-mask", folder, "[MASK] " + "word " * 40, "--max-length", "8", "--format", "jsonl"])
+    assert res.exit_code == 0, res.stderr
+    assert res.jsonl()[0]["masks"] and "truncated" in res.stderr
+
+
 def test_fill_in_keeps_the_text_around_the_mask():
     from autocli.tasks.fill_mask import fill_in
 

@@ -15,7 +15,7 @@ import sys
 from autocli.checkpoint import weights
 from autocli.checkpoint.names import INDEX, PICKLE_INDEX
 from autocli.errors import AutocliError
-from autocli.results import DownloadResult, FetchedFile
+from autocli.reports import DownloadResult, FetchedFile
 
 ST_FILES = ("modules.json", "sentence_bert_config.json")
 ST_POOLING = "1_Pooling"  # the Pooling module's folder when modules.json names none

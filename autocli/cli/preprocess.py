@@ -40,7 +40,7 @@ def preprocess_cmd(
     from autocli.inputs import naming_files
     from autocli.preprocess import load_processor
     from autocli.preprocess.report import preprocess_items, save_batch
-    from autocli.results import Preprocessed
+    from autocli.reports import Preprocessed
     from autocli.tasks import resolve
 
     if save is not None and save.suffix not in (".npy", ".npz"):

@@ -51,7 +51,7 @@ from autocli.compat.verdicts import (
 )
 from autocli.config import parse_config
 from autocli.errors import AutocliError, UsageError
-from autocli.results import CompatReport
+from autocli.reports import CompatReport
 
 SCHEMA = "autocli.compat/1"
 

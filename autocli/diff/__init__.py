@@ -18,7 +18,7 @@ from autocli.diff.sidefiles import changes, config_changes, dtype_change, genera
 from autocli.errors import AutocliError
 from autocli.inspect import inspect
 from autocli.inspect.weights import collapse
-from autocli.results import Change, DiffResult, DiffSide, InspectResult, TensorChange
+from autocli.reports import Change, DiffResult, DiffSide, InspectResult, TensorChange
 
 __all__ = ["TENSOR_CHANGES", "diff", "differences", "gate_failures", "tensor_changes"]
 

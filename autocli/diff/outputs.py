@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from autocli import registry
 from autocli.errors import Unsupported
-from autocli.results import OutputsDiff
+from autocli.reports import OutputsDiff
 
 # The tasks whose outputs diff compares, in the order a default is picked.
 TASKS = ("causal-lm", "seq2seq-lm", "sequence-classification", "token-classification", "question-answering", "masked-lm", "base")

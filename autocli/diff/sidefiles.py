@@ -8,7 +8,7 @@ from autocli.config import MAX_TOKENIZER_BYTES
 from autocli.errors import InvalidCheckpoint
 from autocli.inspect.files import CHAT_TEMPLATE_FILES
 from autocli.render import to_data
-from autocli.results import Change, InspectResult
+from autocli.reports import Change, InspectResult
 
 # config.json keys that record where or how a file was saved, not what the model computes.
 BOOKKEEPING = {"transformers_version", "_name_or_path", "_commit_hash", "architectures", "torch_dtype", "dtype"}

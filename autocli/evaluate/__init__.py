@@ -66,7 +66,7 @@ def metrics_of(task: str) -> tuple[str, ...]:
 def report(outcome: Outcome, task: str, model: str, data: str, bounds: list):
     """The EvalReport of one run: the outcome, and each --min/--max bound checked against its metrics."""
     from autocli.evaluate.bounds import check
-    from autocli.results import EvalReport
+    from autocli.reports import EvalReport
 
     checks = check(bounds, outcome.metrics)
     return EvalReport(task, model, data, outcome.metrics, outcome.examples, len(outcome.errors), outcome.errors, checks,

@@ -6,7 +6,7 @@ import math
 from typing import NamedTuple
 
 from autocli.errors import UsageError
-from autocli.results import BoundCheck
+from autocli.reports import BoundCheck
 
 
 class Bound(NamedTuple):

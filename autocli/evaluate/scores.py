@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocli.results import LabelMetrics
+from autocli.reports import LabelMetrics
 
 
 def ratio(a: float, b: float) -> float:

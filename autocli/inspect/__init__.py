@@ -17,7 +17,7 @@ from autocli.config import Config, remote_code
 from autocli.inspect.files import PREPROCESSOR_FILES, as_int, _optional, preprocessor_summary, tokenizer_summary
 from autocli.inspect.rows import human_bytes, human_count, summary_rows, tensor_rows
 from autocli.inspect.weights import MEMORY_DTYPES, collapse_tensors, count_parameters, is_buffer, kv_cache
-from autocli.results import Dimensions, FileEntry, InspectResult, Parameters, TensorGroup, TokenizerSummary, Weights
+from autocli.reports import Dimensions, FileEntry, InspectResult, Parameters, TensorGroup, TokenizerSummary, Weights
 
 SCHEMA = "autocli.inspect/1"
 

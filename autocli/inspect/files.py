@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autocli.config import MAX_TOKENIZER_BYTES
 from autocli.errors import InvalidCheckpoint
-from autocli.results import TokenizerSummary
+from autocli.reports import TokenizerSummary
 from autocli.tokenizer import CHAT_TEMPLATE_JINJA, CHAT_TEMPLATE_JSON, ROLES, SENTENCEPIECE_FILES, max_length_of
 from autocli.tokenizer.specials import token_content
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocli.results import InspectResult
+from autocli.reports import InspectResult
 
 # What the table shows of a preprocessor / generation config (JSON has the whole file).
 PREPROCESSOR_KEYS = ("size", "crop_size", "do_resize", "do_center_crop", "do_normalize", "image_mean", "image_std",

@@ -7,7 +7,7 @@ import re
 from autocli.config import Config
 from autocli.headers import FLOAT_DTYPES
 from autocli.inspect.files import as_int
-from autocli.results import Dimensions, Parameters, TensorGroup
+from autocli.reports import Dimensions, Parameters, TensorGroup
 
 # Non-parameter tensors some checkpoints carry (buffers), by the last part of their name.
 BUFFER_NAMES = {"position_ids", "token_type_ids", "inv_freq", "masked_bias", "_float_tensor", "num_batches_tracked"}

@@ -250,14 +250,14 @@ def _split_fused(state: dict, a: Args) -> dict:
     fused = {"qkv_proj": (("q_proj", "k_proj", "v_proj"), [q, kv, kv]),
              "gate_up_proj": (("gate_proj", "up_proj"), [a.intermediate_size] * 2)}
     out = {}
-    for key, value in state.items():
-        base, _, param = key.rpartition(".")
+    for k, value in state.items():
+        base, _, param = k.rpartition(".")
         parent, _, name = base.rpartition(".")
         if name in fused and value.shape[0] == sum(fused[name][1]):
             names, sizes = fused[name]
             out.update({f"{parent}.{n}.{param}": part for n, part in zip(names, value.split(sizes))})
         else:
-            out[key] = value
+            out[k] = value
     return out
 
 

@@ -22,7 +22,7 @@ from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
 from autocli.models._args import ConfigArgs, check_heads
 from autocli.models._attention import attend, merge_heads, padding_mask, split_heads
 from autocli.models._layers import activation
-from autocli.models._task import Head, TaskModel, hidden_states, labels, linear_head, per_token, vocab
+from autocli.models._task import Head, TaskModel, hidden_states, linear_head, per_token, vocab
 
 
 @dataclass

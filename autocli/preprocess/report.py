@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from autocli.errors import AutocliError, UsageError
-from autocli.results import Preprocessed, TensorStats, error_record
+from autocli.results import error_record
+from autocli.reports import Preprocessed, TensorStats
 
 
 def preprocess_items(processor, items: Iterable, values: bool, keep: list | None = None) -> Iterator:

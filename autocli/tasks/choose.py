@@ -36,7 +36,7 @@ def check_item(item, mode: str) -> None:
     if not isinstance(question, str):
         item.error = UsageError(f"field 'question' is {'missing' if question is None else 'not a string'}", 'use {"question": "...", "choices": [...]}')
     elif not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-        item.error = UsageError(f"field 'choices' is not a list of strings", 'use {"question": "...", "choices": ["...", "..."]}')
+        item.error = UsageError("field 'choices' is not a list of strings", 'use {"question": "...", "choices": ["...", "..."]}')
     elif len(choices) < least:
         item.error = UsageError(f"{len(choices)} choice{'s' if len(choices) != 1 else ''}; {mode} needs at least {least}")
 

@@ -69,7 +69,7 @@ def _encode(tokenizer, items: list, limit, records: list, todo: list[int], trunc
             records[slot] = error_record(item.index, err)
             continue
         if enc.truncated:
-            run.truncated.append(item.index)
+            truncated.append(item.index)
         rows.append(Row(list(enc.ids), list(enc.type_ids)))
         slots.append(slot)
         where.append((enc, positions))

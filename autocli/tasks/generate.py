@@ -10,7 +10,6 @@ tasks/beam.py. Prompts run in batches, left-padded (decoder-only) or right-padde
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
