@@ -91,3 +91,12 @@ def test_preprocess_does_not_import_torch(vision_checkpoints, vision_images):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stderr.strip().splitlines()[-1] == "NO-TORCH 0", out.stderr
+
+
+def test_a_closed_pipe_ends_preprocess_and_classify_of_images_quietly(script, vision_checkpoints, vision_images):
+    folder = str(vision_checkpoints["vit-cls"])
+    files = [str(vision_images[n]) for n in ("jpeg", "bmp", "webp", "gray")] * 50
+    for command in ("preprocess", "classify"):
+        res = script([command, folder, "-q", "--format", "jsonl"], input="\n".join(files) + "\n", pipefail_head=1)
+        assert res.exit_code == 0, (command, res.stderr)
+        assert res.stderr == "" and len(res.stdout.splitlines()) == 1
