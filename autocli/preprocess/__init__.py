@@ -11,6 +11,9 @@ A processor class (autocli/preprocess/<module>.py) has:
 and the module a NEEDS tuple of (library, extra): checked when the processor is loaded, so a missing optional
 library stops the command once with the extra to install.
   batch_key(raw) (optional)                              inputs whose keys differ never share a batch
+A combined processor (a family row's `combined`: CLIPProcessor, WhisperProcessor...) is a class in PROCESSORS
+built as `Class(inner, tokenizer)` from the image processor or feature extractor above and the checkpoint's
+tokenizer, as transformers' ProcessorMixin pairs them; it has the same methods.
 """
 
 from __future__ import annotations
@@ -55,17 +58,30 @@ def processor_settings(ckpt) -> dict:
 
 
 def load_processor(ckpt, model_type: str | None = None):
-    """The checkpoint's image processor or feature extractor."""
+    """The checkpoint's image processor or feature extractor, paired with its tokenizer when the family's row
+    names a combined processor."""
     settings = processor_settings(ckpt)
     name = processor_type(settings, model_type)
     if name is None:
         raise InvalidCheckpoint(f"{PREPROCESSOR_CONFIG} names no image_processor_type or feature_extractor_type",
                                 "add the type transformers saves there, e.g. \"image_processor_type\": \"ViTImageProcessor\"")
+    inner = processor_class(name).from_config(settings, PREPROCESSOR_CONFIG)
+    fam = registry.family(model_type) if model_type else None
+    if fam is None or not fam.combined:
+        return inner
+    from autocli.tokenizer import load_tokenizer
+
+    return processor_class(fam.combined)(inner, load_tokenizer(ckpt))
+
+
+def processor_class(name: str):
+    """PROCESSORS[name]'s class; its module's optional libraries checked first, so a missing extra stops the
+    command once, before any input."""
     target = PROCESSORS.get(name)
     if target is None:
         raise Unsupported(f"preprocessor {name!r} is not supported", f"supported: {', '.join(sorted(PROCESSORS))}")
     module, cls = target.split(":")
     mod = importlib.import_module(f"autocli.preprocess.{module}")
-    for library, extra in getattr(mod, "NEEDS", ()):  # a missing extra stops the command once, before any input
+    for library, extra in getattr(mod, "NEEDS", ()):
         need(library, extra)
-    return getattr(mod, cls).from_config(settings, PREPROCESSOR_CONFIG)
+    return getattr(mod, cls)
