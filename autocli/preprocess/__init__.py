@@ -34,6 +34,10 @@ PROCESSORS: dict[str, str] = {}
 PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
 PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT")
                    for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
+# documents: the LayoutLM image processors, and the processors that pair them with the tokenizer
+PROCESSORS.update({f"LayoutLM{v}{suffix}": f"layout:LayoutLM{v}ImageProcessor" for v in ("v2", "v3")
+                   for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
+PROCESSORS.update({f"LayoutLM{v}Processor": f"layout_processor:LayoutLM{v}Processor" for v in ("", "v2", "v3")})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:
@@ -60,13 +64,17 @@ def processor_settings(ckpt) -> dict:
 def load_processor(ckpt, model_type: str | None = None):
     """The checkpoint's image processor or feature extractor, paired with its tokenizer when the family's row
     names a combined processor."""
+    fam = registry.family(model_type) if model_type else None
+    if fam is not None and fam.combined and not fam.processor:  # a tokenizer-side processor only (LayoutLM v1)
+        from autocli.tokenizer import load_tokenizer
+
+        return processor_class(fam.combined)(None, load_tokenizer(ckpt))
     settings = processor_settings(ckpt)
     name = processor_type(settings, model_type)
     if name is None:
         raise InvalidCheckpoint(f"{PREPROCESSOR_CONFIG} names no image_processor_type or feature_extractor_type",
                                 "add the type transformers saves there, e.g. \"image_processor_type\": \"ViTImageProcessor\"")
     inner = processor_class(name).from_config(settings, PREPROCESSOR_CONFIG)
-    fam = registry.family(model_type) if model_type else None
     if fam is None or not fam.combined:
         return inner
     from autocli.tokenizer import load_tokenizer

@@ -94,7 +94,7 @@ ARCH_SUFFIXES = (
 # classifies audio clips).
 KIND_TASKS = {"audio": {"sequence-classification": "audio-classification"}}
 # What a family's inputs are: text families take token ids, the others decoded files.
-KIND_INPUTS = {"vision": "image", "audio": "audio"}
+KIND_INPUTS = {"vision": "image", "audio": "audio", "document": "document"}
 
 # Head key prefixes seen across families, for checkpoints of any model_type (inspect).
 GENERIC_HEAD_KEYS = (
@@ -131,7 +131,7 @@ def supported_families() -> list[str]:
 
 
 def input_kind(model_type: str) -> str:
-    """What the family's commands read: "text", "image" or "audio"."""
+    """What the family's commands read: "text", "image", "audio" or "document"."""
     fam = FAMILIES.get(model_type)
     return KIND_INPUTS.get(fam.kind, "text") if fam is not None else "text"
 

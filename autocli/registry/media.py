@@ -25,3 +25,22 @@ FAMILIES.update({
     "deit": Family("vit", "deit", {"base": (), "image-classification": ("cls_classifier.",), "masked-image-modeling": _MIM},
                    renames={"classifier.": "cls_classifier."}, kind="vision", processor="DeiTImageProcessor"),
 })
+
+# Documents: words + their boxes on the page (+ the page image for v2 / v3). LayoutLM v1 is BERT with 2-D
+# position embeddings and reads no pixels; v2's visual backbone is Detectron2's, which autocli does not build.
+_QA = ("qa_outputs.",)
+_V2_WHY = "its visual backbone is Detectron2's ResNet, which transformers itself builds only with detectron2 installed"
+FAMILIES.update({
+    "layoutlm": Family("layoutlm", "layoutlm", {
+        "base": (), "masked-lm": ("cls.predictions.",), "sequence-classification": _CLS,
+        "token-classification": _CLS, "question-answering": _QA,
+    }, tied={"cls.predictions.decoder.weight": "layoutlm.embeddings.word_embeddings.weight"}, kind="document",
+        combined="LayoutLMProcessor"),
+    "layoutlmv2": Family("layoutlmv2", "layoutlmv2", {
+        "base": (), "sequence-classification": _CLS, "token-classification": _CLS, "question-answering": _QA,
+    }, not_run={t: _V2_WHY for t in ("base", "sequence-classification", "token-classification", "question-answering")},
+        kind="document", processor="LayoutLMv2ImageProcessor", combined="LayoutLMv2Processor"),
+    "layoutlmv3": Family("layoutlmv3", "layoutlmv3", {
+        "base": (), "sequence-classification": _CLS, "token-classification": _CLS, "question-answering": _QA,
+    }, kind="document", processor="LayoutLMv3ImageProcessor", combined="LayoutLMv3Processor"),
+})
