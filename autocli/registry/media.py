@@ -42,5 +42,5 @@ FAMILIES.update({
         kind="document", processor="LayoutLMv2ImageProcessor", combined="LayoutLMv2Processor"),
     "layoutlmv3": Family("layoutlmv3", "layoutlmv3", {
         "base": (), "sequence-classification": _CLS, "token-classification": _CLS, "question-answering": _QA,
-    }, kind="document", processor="LayoutLMv3ImageProcessor", combined="LayoutLMv3Processor"),
+    }, kind="document", position_offset=True, processor="LayoutLMv3ImageProcessor", combined="LayoutLMv3Processor"),
 })
