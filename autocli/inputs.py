@@ -36,7 +36,7 @@ class Item:
     @property
     def shown(self) -> str:
         """What a table shows for the input: its text, or the file it names."""
-        for name in ("text", "image", "audio"):
+        for name in ("text", "image", "audio", "document"):
             value = self.fields.get(name)
             if isinstance(value, str):
                 return value

@@ -183,3 +183,48 @@ class Decoded:
     index: int
     ids: list[int]
     text: str
+
+
+# ---- documents (LayoutLM: words with their boxes on the page) ----------------------------------
+
+
+@dataclass
+class WordLabel:
+    word: str
+    box: list[int]  # [x0, y0, x1, y1], 0-1000
+    label: str  # its first sub-token's best label
+    score: float
+
+
+@dataclass
+class WordSpan:
+    """Consecutive words of a document: an entity (label) or an answer (label "")."""
+
+    label: str
+    score: float
+    text: str  # the words joined by spaces
+    words: list[str]
+    boxes: list[list[int]]
+    first: int  # index of the first word in the document
+    last: int  # index of the last word
+
+
+@dataclass
+class DocumentTagged:
+    index: int
+    document: str  # the document JSON's path
+    entities: list[WordSpan]
+    words: list[WordLabel]  # every word the model read, with its label
+    logits: list[list[float]] | None = optional()  # (T, L) per text token, with --logits
+
+
+@dataclass
+class DocumentAnswered:
+    index: int
+    document: str
+    question: str
+    answer: str  # the best answer's words, joined by spaces
+    score: float
+    boxes: list[list[int]]  # the best answer's word boxes
+    answers: list[WordSpan]  # the top-k, best first
+    logits: list[list[float]] | None = optional()  # (T, 2) start, end per text token, with --logits

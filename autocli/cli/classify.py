@@ -21,7 +21,8 @@ EPILOG = (
     "  autocli classify ./nli-model \"A man is eating.\" --pair \"Someone eats.\" --top-k all\n\n"
     "  cat reviews.jsonl | autocli classify ./model --jsonl   # {\"text\": ..., \"text_pair\": ...}\n\n"
     "  autocli classify google/vit-base-patch16-224 photo.jpg cat.png --top-k 3\n\n"
-    "  ls clips/*.wav | autocli classify ./speech-emotion-model   # one path per line; --jsonl: {\"audio\": path}"
+    "  ls clips/*.wav | autocli classify ./speech-emotion-model   # one path per line; --jsonl: {\"audio\": path}\n\n"
+    "  autocli classify ./layoutlmv3-rvlcdip page1.json page2.json   # document JSON: image, words, boxes"
 )
 
 
@@ -70,6 +71,13 @@ def classify_cmd(
     _, pre, loaded = shared.load(model, "sequence-classification")
     options = ClassifyOptions(shared.batch_size, shared.max_length, shared.quiet, logits, top_k=k,
                               function=function.value if function else None)
+    if getattr(pre, "input", None) == "document":
+        from autocli.tasks.document import classify_documents
+
+        if pair is not None:
+            raise UsageError("--pair is for text pairs; this checkpoint classifies documents", "drop --pair")
+        shared.emit(classify_documents(loaded, pre, items.each(naming_files("document")), options), Classification)
+        return
     if hasattr(pre, "input"):
         from autocli.tasks.media import classify_media
 

@@ -22,7 +22,8 @@ EPILOG = (
     "Examples:\n\n"
     "  autocli qa deepset/roberta-base-squad2 --question \"Who wrote it?\" --context \"It was written by Ada.\"\n\n"
     "  autocli qa ./squad-model --question \"When?\" --context-file report.txt --top-k 3 --allow-impossible\n\n"
-    "  autocli qa ./squad-model --jsonl --input questions.jsonl > answers.jsonl"
+    "  autocli qa ./squad-model --jsonl --input questions.jsonl > answers.jsonl\n\n"
+    "  autocli qa ./layoutlm-docvqa --question \"What is the total?\" invoice.json   # answer words and their boxes"
 )
 
 
@@ -46,6 +47,7 @@ def _read_context(path: Path) -> str:
 @o.shared_options(tuple(n for n in o.RECORD_OPTIONS if n != "max_length"))
 def qa_cmd(
     model: o.Checkpoint,
+    documents: Annotated[Optional[list[str]], typer.Argument(help="Document JSON files, for a document checkpoint (LayoutLM): the answer is a span of their words.", show_default=False)] = None,
     question: Annotated[Optional[str], typer.Option("--question", "-Q", help="The question (also the default for every input).")] = None,
     context: Annotated[Optional[str], typer.Option("--context", "-c", help="The text to find the answer in.")] = None,
     context_file: Annotated[Optional[Path], typer.Option("--context-file", help="Read the context from FILE ('-' = stdin).")] = None,
@@ -64,6 +66,13 @@ def qa_cmd(
     from autocli.results import Answered
     from autocli.tasks.qa import QAOptions, qa
 
+    def options_of() -> QAOptions:
+        return QAOptions(shared.batch_size, max_length, shared.quiet, logits, top_k=top_k, max_answer_length=max_answer_length,
+                         doc_stride=doc_stride, allow_impossible=allow_impossible)
+
+    if documents:
+        _qa_documents(model, documents, question, context is not None or context_file is not None, options_of, shared)
+        return
     if context is not None and context_file is not None:
         raise UsageError("give --context or --context-file, not both")
     if context is not None or context_file is not None:
@@ -80,8 +89,24 @@ def qa_cmd(
         items = shared.read(None, primary="context").each(with_question)
     items.each(lambda item: require(item, "question", "context"))
     _, tokenizer, loaded = shared.load(model, "question-answering", max_length=max_length, pair=True)
-    options = QAOptions(
-        shared.batch_size, max_length, shared.quiet, logits, top_k=top_k, max_answer_length=max_answer_length,
-        doc_stride=doc_stride, allow_impossible=allow_impossible,
-    )
-    shared.emit(qa(loaded, tokenizer, items, options), Answered)
+    if getattr(tokenizer, "input", None) == "document":
+        raise UsageError("this checkpoint answers questions about documents", "pass document JSON files: autocli qa MODEL --question Q doc.json")
+    shared.emit(qa(loaded, tokenizer, items, options_of()), Answered)
+
+
+def _qa_documents(model: str, documents: list[str], question: str | None, has_context: bool, options_of, shared) -> None:
+    """Questions about document JSON files (LayoutLM checkpoints): one --question for every document."""
+    from autocli.errors import UsageError
+    from autocli.inputs import naming_files
+    from autocli.results import DocumentAnswered
+    from autocli.tasks.document import qa_documents
+
+    if question is None or has_context:
+        raise UsageError("documents take one --question and no --context", 'e.g. autocli qa MODEL --question "Total?" invoice.json')
+    items = shared.read(documents).each(naming_files("document"))
+    options = options_of()
+    _, processor, loaded = shared.load(model, "question-answering", max_length=options.max_length, pair=True)
+    if getattr(processor, "input", None) != "document":
+        raise UsageError("this checkpoint answers questions about text, not document files", "pass --context TEXT instead")
+    shared.emit(qa_documents(loaded, processor, items.each(lambda item: item.fields.setdefault("question", question)), options),
+                DocumentAnswered)

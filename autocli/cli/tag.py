@@ -19,7 +19,9 @@ EPILOG = (
     "Examples:\n\n"
     "  autocli tag dslim/bert-base-NER \"Ada Lovelace was born in London.\"\n\n"
     "  autocli tag ./ner-model --aggregation first --ignore-labels O,MISC --input news.txt --format jsonl\n\n"
-    "  autocli tag ./pos-model --aggregation none --ignore-labels '' \"Time flies.\""
+    "  autocli tag ./pos-model --aggregation none --ignore-labels '' \"Time flies.\"\n\n"
+    "  autocli tag ./layoutlm-funsd form.json   # a document JSON: each word's label (its first sub-token's), "
+    "entities with their words and boxes; long documents are truncated, not windowed"
 )
 
 
@@ -34,7 +36,7 @@ class Aggregation(str, Enum):
 @o.shared_options()
 def tag_cmd(
     model: o.Checkpoint,
-    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
+    texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to tag, or document JSON files for a LayoutLM checkpoint ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     aggregation: Annotated[Aggregation, typer.Option("--aggregation", "-a", help="How tokens are grouped into entities.")] = Aggregation.simple,
     ignore_labels: Annotated[str, typer.Option("--ignore-labels", help="Comma-separated labels left out ('' keeps all).")] = ",".join(IGNORE_LABELS),
     stride: Annotated[int, typer.Option("--stride", min=0, help="Tokens shared by consecutive windows of a long text.")] = STRIDE,
@@ -47,9 +49,16 @@ def tag_cmd(
     from autocli.results import Tagged
     from autocli.tasks.tag import TagOptions, tag
 
-    items = shared.read(texts).each(requiring("text"))
+    items = shared.read(texts)
     _, tokenizer, loaded = shared.load(model, "token-classification")
     ignore = tuple(label.strip() for label in ignore_labels.split(",") if label.strip())
     options = TagOptions(shared.batch_size, shared.max_length, shared.quiet, logits, aggregation=aggregation.value,
                          ignore_labels=ignore, stride=stride)
-    shared.emit(tag(loaded, tokenizer, items, options), Tagged)
+    if getattr(tokenizer, "input", None) == "document":
+        from autocli.inputs import naming_files
+        from autocli.results import DocumentTagged
+        from autocli.tasks.document import tag_documents
+
+        shared.emit(tag_documents(loaded, tokenizer, items.each(naming_files("document")), options), DocumentTagged)
+        return
+    shared.emit(tag(loaded, tokenizer, items.each(requiring("text")), options), Tagged)

@@ -15,7 +15,8 @@ CTC_VOCAB = "vocab.json"
 def processor_findings(cfg: Config, facts) -> list[Finding]:
     """Lint of preprocessor_config.json for an image or audio family (none for text families)."""
     kind = registry.input_kind(cfg.model_type)
-    if kind == "text":
+    fam = registry.family(cfg.model_type)
+    if kind == "text" or (fam is not None and fam.combined and not fam.processor):  # tokenizer-side only (LayoutLM v1)
         return []
     settings = facts.preprocessor
     if settings is None:

@@ -138,7 +138,8 @@ class LayoutProcessor:
     def steps(self) -> list[str]:
         inner = [f"image: {s}" for s in self.image_processor.steps()] if self.image_processor is not None else []
         b = self.boxes
-        return ["read the document JSON (words, 0-1000 boxes, image)"] + inner + [
+        page = ", image" if self.image_processor is not None else ""
+        return [f"read the document JSON (words, 0-1000 boxes{page})"] + inner + [
             "tokenize the words (already split), the question first where there is one",
             f"one box per token: its word's; {b['cls_token_box']} for the first special token, {b['sep_token_box']} for "
             f"separators, {b['pad_token_box']} for padding and question tokens",

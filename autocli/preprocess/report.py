@@ -29,7 +29,9 @@ def preprocess_items(processor, items: Iterable, values: bool, keep: list | None
 
 
 def decoded_input(processor, raw) -> dict:
-    """An image's size and mode, or a clip's length at the processor's rate."""
+    """An image's size and mode, or a clip's length at the processor's rate (or the processor's own summary)."""
+    if hasattr(processor, "describe"):
+        return processor.describe(raw)
     if hasattr(raw, "mode") and hasattr(raw, "size"):
         width, height = raw.size
         return {"width": width, "height": height, "mode": raw.mode}

@@ -82,6 +82,16 @@ def load(
     if kind == "text":
         tokenizer = tokenizer_of(ckpt, tokenizer_source, **where)
         check_max_length(tokenizer, max_length, pair)
+    elif kind == "document":  # the tokenizer is inside the processor; --max-length truncates
+        from autocli.errors import UsageError
+        from autocli.preprocess import load_processor
+        from autocli.tasks.document import refuse_not_run
+
+        if tokenizer_source is not None:
+            raise UsageError("--tokenizer is for text checkpoints: a document checkpoint's processor has its own", "drop --tokenizer")
+        refuse_not_run(ckpt, task)
+        tokenizer = load_processor(ckpt, ckpt.config().model_type)
+        check_max_length(tokenizer.tokenizer, max_length, pair)
     else:
         from autocli.errors import UsageError
         from autocli.preprocess import load_processor
@@ -107,7 +117,7 @@ MEDIA_TASKS = {
 
 
 def input_kind(ckpt) -> str:
-    """"text", "image" or "audio": what the checkpoint's model reads (its family's kind)."""
+    """"text", "image", "audio" or "document": what the checkpoint's model reads (its family's kind)."""
     from autocli import registry
 
     return registry.input_kind(ckpt.config().model_type)
