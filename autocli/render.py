@@ -401,33 +401,27 @@ from autocli import render_diff  # noqa: E402,F401
 from autocli import render_eval  # noqa: E402,F401
 
 
-def _box(box) -> str:
-    return ",".join(map(str, box))
+
+def _word_span_table(records, lead: str, spans, first: Callable, empty: str):
+    """Documents' word spans (entities or answers): one row each, the record's columns on its first row."""
+    tbl = simple_table("#", "document", lead, "span", "label", "score", "word #", "first box")
+    for rec in records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 8)
+            continue
+        for n, e in enumerate(spans(rec)):
+            head = [str(rec.index), _short(rec.document, 30), _short(first(rec), 30)] if n == 0 else ["", "", ""]
+            tbl.add_row(*head, _short(e.text, 40), e.label, _score(e.score), f"{e.first}-{e.last}", ",".join(map(str, e.boxes[0])))
+        if not spans(rec):
+            tbl.add_row(str(rec.index), _short(rec.document, 30), _short(first(rec), 30), f"[dim]{empty}[/]", "", "", "", "")
+    return tbl
 
 
 @table(results.DocumentTagged)
 def document_tag_table(records):
-    tbl = simple_table("#", "document", "entity", "label", "score", "words", "first box")
-    for rec in records:
-        if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 7)
-            continue
-        for n, e in enumerate(rec.entities):
-            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec.document, 30) if n == 0 else "", _short(e.text, 40),
-                        e.label, _score(e.score), f"{e.first}-{e.last}", _box(e.boxes[0]))
-        if not rec.entities:
-            tbl.add_row(str(rec.index), _short(rec.document, 30), "[dim](no entities)[/]", "", "", "", "")
-    return tbl
+    return _word_span_table(records, "words", lambda r: r.entities, lambda r: f"{len(r.words)} words", "(no entities)")
 
 
 @table(results.DocumentAnswered)
 def document_qa_table(records):
-    tbl = simple_table("#", "document", "question", "answer", "score", "words", "first box")
-    for rec in records:
-        if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 7)
-            continue
-        for n, a in enumerate(rec.answers):
-            tbl.add_row(str(rec.index) if n == 0 else "", _short(rec.document, 30) if n == 0 else "",
-                        _short(rec.question, 30) if n == 0 else "", _short(a.text, 40), _score(a.score), f"{a.first}-{a.last}", _box(a.boxes[0]))
-    return tbl
+    return _word_span_table(records, "question", lambda r: r.answers, lambda r: r.question, "(no answer)")
