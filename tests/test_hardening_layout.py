@@ -13,7 +13,6 @@ import pytest
 from autocli.checkpoint import Checkpoint
 from autocli.errors import AutocliError, InvalidCheckpoint, Unsupported
 from autocli.preprocess import load_processor
-from tests.fx_layout import layout_checkpoints, layout_docs  # noqa: F401
 
 GOOD = {"words": ["Total", "42"], "boxes": [[10, 10, 50, 20], [60, 10, 90, 20]]}
 # name -> (document JSON text, or bytes; words expected in the error message)
@@ -194,3 +193,9 @@ def test_token_ids_outside_the_vocabulary(layout_checkpoints, tmp_path):
     doc = write(tmp_path / "d.json", json.dumps(GOOD))
     (rec,) = list(tag_documents(model, proc, Inputs([Item(0, {"document": str(doc)})]), TagOptions(quiet=True)))
     assert rec.error["exit_code"] == 4 and "vocabulary" in rec.error["message"]
+
+
+@pytest.mark.parametrize("cmd, name, arg", [("embed", "v1-base", "doc"), ("fill-mask", "v1-mlm", "a [MASK] b")])
+def test_commands_without_documents_say_which_do(script, layout_checkpoints, layout_docs, cmd, name, arg):
+    r = script([cmd, layout_checkpoints[name], str(layout_docs["short"]) if arg == "doc" else arg])
+    assert r.exit_code == 5 and "classify, tag and qa" in r.stderr and "Traceback" not in r.stderr, r.stderr

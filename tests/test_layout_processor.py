@@ -10,7 +10,7 @@ import pytest
 
 from autocli.checkpoint import Checkpoint
 from autocli.preprocess import load_processor
-from tests.fx_layout import layout_checkpoints, layout_docs, oracle_processor  # noqa: F401
+from tests.fx_layout import oracle_processor
 
 DOCS = ("invoice", "short", "long")
 

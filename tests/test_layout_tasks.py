@@ -15,7 +15,7 @@ from autocli.tasks.classify import ClassifyOptions
 from autocli.tasks.document import classify_documents, qa_documents, tag_documents
 from autocli.tasks.qa import QAOptions
 from autocli.tasks.tag import TagOptions
-from tests.fx_layout import layout_checkpoints, layout_docs, oracle_model, oracle_processor  # noqa: F401
+from tests.fx_layout import oracle_model, oracle_processor
 
 QUESTION = "What is the total amount?"
 
@@ -159,3 +159,20 @@ def test_compat_v1_needs_no_preprocessor(script, layout_checkpoints):
     r = script(["compat", layout_checkpoints["v1-tok"], "--format", "json"])
     assert r.exit_code == 0, r.stderr
     assert "preprocessor" not in r.stdout
+
+
+@pytest.mark.parametrize("name", ["v1-tok", "v2-tok", "v3-tok"])
+def test_preprocess_inspect_compat_of_documents_never_import_torch(layout_checkpoints, layout_docs, name):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    folder, doc = str(layout_checkpoints[name]), str(layout_docs["invoice"])
+    code = (
+        "import sys\nfrom autocli.cli import run\n"
+        f"rcs = [run(['preprocess', {folder!r}, {doc!r}, '--no-values']), run(['inspect', {folder!r}]), run(['compat', {folder!r}])]\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', rcs[0], file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stderr.strip().splitlines()[-1] == "NO-TORCH 0", out.stderr

@@ -9,10 +9,11 @@ import torch
 from autocli.checkpoint import Checkpoint
 from autocli.models import load_model_from_dir
 from autocli.preprocess import load_processor
-from tests.fx_layout import LAYOUT_ROWS, layout_checkpoints, layout_docs, oracle_model  # noqa: F401
+from tests.fx_layout import LAYOUT_ROWS, oracle_model
 
 TOL = 1e-4
-ROWS = [name for name in LAYOUT_ROWS if not name.startswith("v2")]
+# (row, with the page image): v3 also runs text-only; v1 reads no pixels
+ROWS = [(name, True) for name in LAYOUT_ROWS if not name.startswith("v2")] + [(n, False) for n in LAYOUT_ROWS if n.startswith("v3")]
 
 
 def batch(folder, paths, question=None):
@@ -33,11 +34,8 @@ def oracle_out(model, task, inputs):
     return out.logits
 
 
-@pytest.mark.parametrize("name", ROWS)
-@pytest.mark.parametrize("pixels", [True, False])
+@pytest.mark.parametrize("name, pixels", ROWS)
 def test_parity(layout_checkpoints, layout_docs, name, pixels):
-    if name.startswith("v1") and not pixels:
-        pytest.skip("LayoutLM v1 reads no pixels: one row is enough")
     folder = layout_checkpoints[name]
     task = LAYOUT_ROWS[name][1]
     question = "what is the total?" if task == "question-answering" else None

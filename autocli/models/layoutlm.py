@@ -5,9 +5,7 @@ and x1, y_position_embeddings of y0 and y1, and the box's height and width embed
 position + token type sum. The encoder, pooler and heads are BERT's, under `layoutlm.` and `cls.` /
 `classifier` / `qa_outputs` as transformers' LayoutLMFor* keep them.
 
-The document families' task model (DocumentModel, shared with layoutlmv3) takes
-forward(input_ids, attention_mask, token_type_ids=None, bbox=None, pixel_values=None); a missing bbox is
-all zeros, as in transformers, so the text tasks' plumbing runs these models too.
+The task model is _layout.DocumentModel: forward(input_ids, attention_mask, token_type_ids, bbox, pixel_values).
 """
 
 from __future__ import annotations
@@ -17,35 +15,23 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from autocli.models import bert
+from autocli.models._args import EncoderArgs
 from autocli.models._attention import padding_mask
-from autocli.models._encoder import POOLED, SHARED_HEADS, Embeddings, EncoderModel, encoder
-from autocli.models._heads import Pooler
+from autocli.models._encoder import POOLED, SHARED_HEADS, Embeddings, EncoderModel, encoder, pooled
+from autocli.models._heads import Pooler, Predictions
 from autocli.models._layers import activation
-from autocli.models._task import Inputs, TaskModel
+from autocli.models._layout import DocumentModel
+from autocli.models._task import Head, labels, linear_head
 
 PREFIX = "layoutlm"
 
 
 @dataclass
-class Args(bert.Args):
+class Args(EncoderArgs):
+    initializer_range: float = 0.02
     max_2d_position_embeddings: int = 1024
     pad_token_id: int = 0
-
-
-class DocumentModel(TaskModel):
-    """A TaskModel whose backbone also reads token boxes (and, for v3, page pixels)."""
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None, bbox=None, pixel_values=None):
-        x = Inputs(input_ids, attention_mask, token_type_ids)
-        x.bbox, x.pixel_values = bbox, pixel_values
-        return self.run(self, self.hidden(x), x)
-
-    def hidden(self, x: Inputs):
-        bbox = getattr(x, "bbox", None)
-        if bbox is None:
-            bbox = torch.zeros(x.ids.shape + (4,), dtype=torch.long, device=x.ids.device)  # (B, T, 4)
-        return self.backbone(x.ids, x.mask, x.types, bbox, getattr(x, "pixel_values", None))  # (B, T', H)
+    tie_word_embeddings: bool = True
 
 
 class LayoutEmbeddings(Embeddings):
@@ -77,10 +63,18 @@ def backbone(a: Args, pooler: bool) -> LayoutModel:
     return LayoutModel(LayoutEmbeddings(a), encoder(a, activation(a.hidden_act)), Pooler(a.hidden_size) if pooler else None)
 
 
+class MLMHead(nn.Module):
+    """`cls.`: transformers' LayoutLMOnlyMLMHead, BERT's prediction head."""
+
+    def __init__(self, a: Args):
+        super().__init__()
+        self.predictions = Predictions(a.hidden_size, a.hidden_size, a.vocab_size, activation(a.hidden_act), a.layer_norm_eps)
+
+
 HEADS = {
     **SHARED_HEADS,
-    "sequence-classification": bert.HEADS["sequence-classification"],
-    "masked-lm": bert.HEADS["masked-lm"],
+    "sequence-classification": linear_head("classifier", "hidden_size", labels, pooled),
+    "masked-lm": Head(lambda a: {"cls": MLMHead(a)}, lambda m, h, x: m.cls.predictions(h)),
 }
 
 
@@ -88,4 +82,9 @@ def build(a: Args, task: str) -> DocumentModel:
     return DocumentModel.of("encoder", PREFIX, backbone(a, pooler=task in POOLED), HEADS[task], a)
 
 
-sanitize = bert.sanitize
+def sanitize(state: dict, a: Args) -> dict:
+    # the decoder bias is saved as `cls.predictions.bias` and `cls.predictions.decoder.bias`; untied, the latter counts
+    from autocli.models._weights import fold_alias
+
+    fold_alias(state, "cls.predictions.bias", "cls.predictions.decoder.bias", prefer_alias=not a.tie_word_embeddings)
+    return state

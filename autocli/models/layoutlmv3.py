@@ -30,8 +30,8 @@ from autocli.models._attention import add, padding_mask
 from autocli.models._encoder import SHARED_HEADS, Embeddings, Encoder, EncoderLayer
 from autocli.models._heads import ClassificationHead
 from autocli.models._layers import activation
+from autocli.models._layout import DocumentModel
 from autocli.models._task import Head, first_token
-from autocli.models.layoutlm import DocumentModel
 
 PREFIX = "layoutlmv3"
 PAGE = 1000  # boxes are on a 0-1000 grid

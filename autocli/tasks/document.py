@@ -24,14 +24,22 @@ from autocli.tasks.classify import label_names, label_records
 from autocli.tasks.tag import split_tag
 
 
+# the commands that read documents: classify, tag, qa
+DOCUMENT_TASKS = ("sequence-classification", "token-classification", "question-answering")
+
+
 def refuse_not_run(ckpt, task: str) -> None:
-    """A document family autocli reads but does not run (LayoutLMv2) stops here, saying why (exit 5)."""
+    """A document family autocli reads but does not run (LayoutLMv2), or a task no document command has,
+    stops here, saying why (exit 5)."""
     model_type = ckpt.config().model_type
     fam = registry.family(model_type)
     why = fam.not_run.get(task) if fam is not None else None
     if why:
         raise Unsupported(f"{model_type} cannot run in autocli: {why}",
                           "`autocli inspect`, `compat` and `preprocess` read it; run the model with transformers and detectron2")
+    if task not in DOCUMENT_TASKS:
+        raise Unsupported(f"{model_type} reads documents, which autocli runs through classify, tag and qa, not {task}",
+                          "autocli classify | tag | qa MODEL doc.json")
 
 
 def run_documents(model, processor, docs: list, limit: int | None):
