@@ -7,8 +7,9 @@ warning names the truncated inputs; their cut-off words get no label and cannot 
   tag        each word's label is its first sub-token's argmax (the token transformers trains the label on,
              only_label_first_subword); consecutive words of one entity merge (B-/I- tags as transformers'
              simple aggregation; --aggregation none keeps one entity per word)
-  qa         the answer is a span of words: start and end probabilities (softmax over the word tokens), their
-             product ranked over spans of at most --max-answer-length tokens, as transformers' document QA
+  qa         the answer is a span of words: start and end probabilities (softmax over the word tokens and CLS),
+             their product ranked over spans of at most --max-answer-length tokens, as transformers' document QA
+             pipeline; a word span that several token spans give is listed once, at its best score
 """
 
 from __future__ import annotations
@@ -170,16 +171,18 @@ NO_ROOM = UsageError("no word of the document fits beside the question in the mo
 
 # --- qa ------------------------------------------------------------------------------------------
 
-def answers(doc, enc, out, options) -> list[WordSpan]:
-    """out (S, 2) start, end logits -> the top-k word spans, best first."""
+def answers(doc, enc, out, options, cls_id: int | None) -> list[WordSpan]:
+    """out (S, 2) start, end logits -> the top-k word spans, best first. As transformers' pipeline, the
+    probabilities are a softmax over the word tokens and the CLS token, which then cannot be an answer."""
     import torch
 
     words = [pos for pos, seq in enumerate(enc.sequence_ids) if seq == 1]  # the document's tokens
-    start = out[words, 0].softmax(0)  # (n,)
-    end = out[words, 1].softmax(0)
     n = len(words)
     if n == 0:
         return []
+    cls = [pos for pos, i in enumerate(enc.ids) if i == cls_id]
+    start = out[words + cls, 0].softmax(0)[:n]  # (n,)
+    end = out[words + cls, 1].softmax(0)[:n]
     i = torch.arange(n)
     valid = (i[None, :] >= i[:, None]) & (i[None, :] - i[:, None] < options.max_answer_length)  # (n, n)
     scores = torch.where(valid, start[:, None] * end[None, :], -1.0)  # (n, n)
@@ -202,7 +205,7 @@ def answers(doc, enc, out, options) -> list[WordSpan]:
 def qa_documents(model, processor, items: Iterable, options) -> Iterator:
     def post(logits, docs, encs, batch, slots, records):
         for doc, enc, item, slot, row in zip(docs, encs, batch, slots, logits):
-            found = answers(doc, enc, row, options)
+            found = answers(doc, enc, row, options, processor.tokenizer.cls_id)
             if not found:
                 records[slot] = error_record(item.index, NO_ROOM)
                 continue
