@@ -199,3 +199,12 @@ def test_token_ids_outside_the_vocabulary(layout_checkpoints, tmp_path):
 def test_commands_without_documents_say_which_do(script, layout_checkpoints, layout_docs, cmd, name, arg):
     r = script([cmd, layout_checkpoints[name], str(layout_docs["short"]) if arg == "doc" else arg])
     assert r.exit_code == 5 and "classify, tag and qa" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_special_token_box_off_the_page_is_refused(layout_checkpoints, tmp_path):
+    folder = tmp_path / "bad-box"
+    shutil.copytree(layout_checkpoints["v1-tok"], folder)
+    cfg = json.loads((folder / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps({**cfg, "sep_token_box": [5000, 0, 0, 0]}))
+    with pytest.raises(InvalidCheckpoint, match="sep_token_box"):
+        ours(folder)

@@ -14,7 +14,7 @@ LayoutLM v1 has no processor in transformers: LayoutLMProcessor is the same alig
 
 from __future__ import annotations
 
-from autocli.errors import UsageError
+from autocli.errors import InvalidCheckpoint, UsageError
 from autocli.preprocess.layout import Document, load_document
 from autocli.tokenizer import NO_LIMIT
 
@@ -31,7 +31,7 @@ class LayoutProcessor:
         self.image_processor = image_processor
         self.tokenizer = tokenizer
         cfg = tokenizer.config
-        self.boxes = {k: _box(cfg.get(k), v) for k, v in self.BOXES.items()}
+        self.boxes = {k: _box(k, cfg.get(k), v) for k, v in self.BOXES.items()}
         self.pad_label = cfg.get("pad_token_label", -100) if isinstance(cfg.get("pad_token_label", -100), int) else -100
         self.first_subword = cfg.get("only_label_first_subword", True) is not False
 
@@ -147,9 +147,14 @@ class LayoutProcessor:
         ]
 
 
-def _box(value, default: list) -> list:
-    ok = isinstance(value, list) and len(value) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    return list(value) if ok else list(default)
+def _box(key: str, value, default: list) -> list:
+    """A special token's box from tokenizer_config.json (absent: transformers' default for the class)."""
+    if value is None:
+        return list(default)
+    ok = isinstance(value, list) and len(value) == 4 and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1000 for v in value)
+    if not ok:
+        raise InvalidCheckpoint(f"tokenizer_config.json: {key} is {value!r}", f"{key} must be four integers in 0-1000, e.g. {default}")
+    return list(value)
 
 
 class LayoutLMProcessor(LayoutProcessor):
