@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import VARIANTS
 from tests.fx_tokenizers import write_bpe_tokenizer, write_wordpiece_tokenizer
 
 LABELS = 4
-_TEXT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, max_position_embeddings=64)
-V1 = dict(_TEXT, max_2d_position_embeddings=1024, type_vocab_size=2)
-# v3: a 32x32 page in 8x8 patches; coordinate and shape sizes add up to the hidden size (4 * 6 + 2 * 4)
-V3 = dict(_TEXT, max_position_embeddings=66, type_vocab_size=1, coordinate_size=6, shape_size=4, input_size=32,
-          patch_size=8, rel_pos_bins=8, max_rel_pos=16, rel_2d_pos_bins=16, max_rel_2d_pos=64)
+V1 = VARIANTS["layoutlm"].config  # the parity table's rows (tests/fx_models.py)
+V3 = VARIANTS["layoutlmv3"].config
+_TEXT = {k: v for k, v in V1.items() if k not in ("max_2d_position_embeddings", "type_vocab_size")}
 
 # name -> (transformers class, autocli task, config overrides)
 LAYOUT_ROWS = {

@@ -29,7 +29,7 @@ from tests.fx_tokenizers import write_bpe_tokenizer, write_unigram_tokenizer, wr
 class Variant:
     """A config that changes the math, checked against transformers on its parity rows."""
 
-    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq", "vision" (fx_vision)
+    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq", "vision" (fx_vision), "layout" (fx_layout)
     model_type: str
     oracle: str  # transformers class-name prefix
     config: dict
@@ -181,6 +181,11 @@ VARIANTS = {
     # Images (tests/fx_vision.py builds them with their image processors): 32x32 inputs in 8x8 patches
     "vit": Variant("vision", "vit", "ViT", _VIT),
     "deit": Variant("vision", "deit", "DeiT", _VIT),
+    # Documents (tests/fx_layout.py builds them with their processors); v3: 4 * coordinate + 2 * shape = hidden
+    "layoutlm": Variant("layout", "layoutlm", "LayoutLM", dict(SMALL, max_2d_position_embeddings=1024, type_vocab_size=2)),
+    "layoutlmv3": Variant("layout", "layoutlmv3", "LayoutLMv3", dict(SMALL, max_position_embeddings=66, type_vocab_size=1,
+                          coordinate_size=6, shape_size=4, input_size=32, patch_size=8, rel_pos_bins=8, max_rel_pos=16,
+                          rel_2d_pos_bins=16, max_rel_2d_pos=64)),
 }
 
 

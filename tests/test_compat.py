@@ -46,7 +46,10 @@ def tf_class(model_type: str, task: str) -> str | None:
     if task in EXTRA_TASKS:
         pre = modeling_auto.MODEL_FOR_PRETRAINING_MAPPING_NAMES.get(model_type)
         return pre if model_type in EXTRA_TASKS[task] else None
-    return getattr(modeling_auto, TF_TABLES[task]).get(model_type)
+    found = getattr(modeling_auto, TF_TABLES[task]).get(model_type)
+    if found is None and task == "question-answering":  # LayoutLM's QA head is AutoModelForDocumentQuestionAnswering's
+        found = modeling_auto.MODEL_FOR_DOCUMENT_QUESTION_ANSWERING_MAPPING_NAMES.get(model_type)
+    return found
 
 
 def verdicts(report) -> dict[str, str]:
@@ -153,6 +156,8 @@ def test_head_weights_in_transformers_checkpoints(model_type, tf_root):
     """base-only: a head is ready exactly when transformers loads it with no missing weights (tied LM heads);
     one head saved: that task is ready; *ForPreTraining: the heads it carries."""
     not_run = registry.FAMILIES[model_type].not_run
+    if "base" in not_run:
+        pytest.skip(f"transformers cannot build {model_type} here either: {not_run['base']}")
     classes = {task: None if task in not_run else tf_class(model_type, task) for task in registry.TASKS}
     base_dir = _save(tf_root, model_type, classes["base"])
     base = compat.assess("base", compat.gather(Checkpoint.resolve(str(base_dir))), list(registry.TASKS))

@@ -130,11 +130,11 @@ def _common(cfg: Config, fam, facts: Facts, refused: list[Finding], weight_error
 
 def _head(task: str, fam, mt: str, trained: set[str]) -> tuple[str, Unmet | None]:
     """The head's own verdict: (reason when ready, the unmet requirement otherwise)."""
+    if task in fam.not_run:
+        return "", Unmet("task", f"{mt} has a {task} head in transformers, but {fam.not_run[task]}")
     if task == "base":
         return "backbone weights present", None
     prefixes = fam.heads.get(task)
-    if task in fam.not_run:
-        return "", Unmet("task", f"{mt} has a {task} head in transformers, but {fam.not_run[task]}")
     if prefixes is None:
         return "", Unmet("task", f"{mt} has no {task} head")
     where = ", ".join(p + "*" for p in prefixes)

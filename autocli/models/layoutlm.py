@@ -28,7 +28,6 @@ PREFIX = "layoutlm"
 
 @dataclass
 class Args(EncoderArgs):
-    initializer_range: float = 0.02
     max_2d_position_embeddings: int = 1024
     pad_token_id: int = 0
     tie_word_embeddings: bool = True
