@@ -18,6 +18,7 @@ EXTRAS = {
     "eval": "chrF",
     "parquet": "reading and writing Parquet",
     "ray": "--engine ray",
+    "remote": "reading and writing s3:// and gs:// objects",
 }
 
 

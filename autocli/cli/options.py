@@ -96,8 +96,9 @@ Logits = Annotated[
     bool, typer.Option("--logits", help="Add the head's raw outputs to each record (their shape to the table).", rich_help_panel=OUT)
 ]
 InputFile = Annotated[
-    Optional[Path],
-    typer.Option("--input", "-i", help="Read inputs from FILE, one per line ('-' = stdin).", rich_help_panel="Input"),
+    Optional[str],  # not a Path: s3://bucket/key would lose a slash
+    typer.Option("--input", "-i", metavar="PATH", help="Read inputs from FILE, one per line ('-' = stdin); with --output also "
+                 "a folder, a glob, or s3:// / gs:// objects.", rich_help_panel="Input"),
 ]
 JsonlInput = Annotated[
     bool,
@@ -205,9 +206,9 @@ EngineOpt = Annotated[
                  "and pip install 'autocli[ray]').", rich_help_panel=ENGINE),
 ]
 OutputDir = Annotated[
-    Optional[Path],
-    typer.Option("--output", metavar="DIR", help="Write the records to DIR in shards (Parquet; --format jsonl: JSONL), "
-                 "each with a manifest, instead of stdout.", rich_help_panel=ENGINE, show_default=False),
+    Optional[str],
+    typer.Option("--output", metavar="DIR", help="Write the records to DIR (a folder, or s3://bucket/prefix, gs://...) in "
+                 "shards (Parquet; --format jsonl: JSONL), each with a manifest, instead of stdout.", rich_help_panel=ENGINE, show_default=False),
 ]
 Resume = Annotated[bool, typer.Option("--resume", help="Skip the shards of --output DIR already written by the same job.", rich_help_panel=ENGINE)]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace what --output DIR holds, even from another job.", rich_help_panel=ENGINE)]
@@ -223,6 +224,10 @@ RayAddress = Annotated[
 TextColumn = Annotated[Optional[str], typer.Option("--text-column", metavar="NAME", help="Column (JSONL field) holding the text.", rich_help_panel="Input")]
 PairColumn = Annotated[Optional[str], typer.Option("--pair-column", metavar="NAME", help="Column holding the second text of a pair.", rich_help_panel="Input")]
 IdColumn = Annotated[Optional[str], typer.Option("--id-column", metavar="NAME", help="Column holding each row's id (default: the row number).", rich_help_panel="Input")]
+ImageColumn = Annotated[Optional[str], typer.Option("--image-column", metavar="NAME", rich_help_panel="Input",
+                        help="Column holding the path of each row's image (relative: to the input file's folder).")]
+AudioColumn = Annotated[Optional[str], typer.Option("--audio-column", metavar="NAME", rich_help_panel="Input",
+                        help="Column holding the path of each row's audio file (relative: to the input file's folder).")]
 # rows per output shard unless --shard-rows: small enough to lose little on a kill, big enough to batch well
 SHARD_ROWS = 4096
 
@@ -253,6 +258,8 @@ SHARED = {
     "text_column": (TextColumn, None),
     "pair_column": (PairColumn, None),
     "id_column": (IdColumn, None),
+    "image_column": (ImageColumn, None),
+    "audio_column": (AudioColumn, None),
     "engine": (EngineOpt, Engine.local),
     "output": (OutputDir, None),
     "resume": (Resume, False),
@@ -267,7 +274,7 @@ HUB_OPTIONS = ("revision", "offline", "cache_dir", "token")
 OUTPUT_OPTIONS = ("fmt", "json_flag", "quiet", "verbose")
 TEXT_OPTIONS = ("input_file", "jsonl", "max_length", "tokenizer_source", *HUB_OPTIONS, *OUTPUT_OPTIONS)
 GOLDEN_OPTIONS = ("expect", "atol")
-ENGINE_OPTIONS = ("text_column", "pair_column", "id_column", "engine", "output", "resume", "overwrite", "shard_rows", "workers",
+ENGINE_OPTIONS = ("text_column", "pair_column", "id_column", "image_column", "audio_column", "engine", "output", "resume", "overwrite", "shard_rows", "workers",
                   "threads_per_worker", "gpus_per_worker", "ray_address")
 MODEL_OPTIONS = tuple(n for n in SHARED if n not in GOLDEN_OPTIONS)
 RECORD_OPTIONS = MODEL_OPTIONS + GOLDEN_OPTIONS  # the commands whose records --expect can check
@@ -277,7 +284,7 @@ RECORD_OPTIONS = MODEL_OPTIONS + GOLDEN_OPTIONS  # the commands whose records --
 class Shared:
     """The shared options of one invocation (those a command does not take keep their defaults)."""
 
-    input_file: Optional[Path] = None
+    input_file: Optional[str] = None
     jsonl: bool = False
     batch_size: int = BATCH_SIZE
     max_length: Optional[int] = None
@@ -299,8 +306,10 @@ class Shared:
     text_column: Optional[str] = None
     pair_column: Optional[str] = None
     id_column: Optional[str] = None
+    image_column: Optional[str] = None
+    audio_column: Optional[str] = None
     engine: Engine = Engine.local
-    output: Optional[Path] = None
+    output: Optional[str] = None
     resume: bool = False
     overwrite: bool = False
     shard_rows: int = SHARD_ROWS
@@ -326,7 +335,7 @@ class Shared:
     def engine_options(self) -> bool:
         """Whether the invocation asks for the sharded engine (--output, --engine ray or a column option)."""
         return (self.output is not None or self.engine != Engine.local
-                or any(v is not None for v in (self.text_column, self.pair_column, self.id_column)))
+                or any(v is not None for v in (self.text_column, self.pair_column, self.id_column, self.image_column, self.audio_column)))
 
     @property
     def routed(self) -> bool:

@@ -8,11 +8,10 @@ killed job restarts where it stopped and the output holds every input row exactl
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from autocli.engine.files import Folder
 from autocli.engine.job import Job, job_key, plain, run_shard
 from autocli.engine.progress import Progress
-from autocli.engine.shards import Columns, input_files, plan
+from autocli.engine.shards import input_files, plan
 from autocli.engine.store import Store
 from autocli.errors import BatchIncomplete, UsageError
 
@@ -33,7 +32,7 @@ def run_job(fn, args: tuple, kwargs: dict, shared) -> None:
     from autocli.extras import need
 
     if shared.output is None:
-        raise UsageError("--engine ray and the column options (--text-column, --pair-column, --id-column) need --output DIR",
+        raise UsageError("--engine ray and the column options (--text-column, --image-column, --id-column...) need --output DIR",
                          "add --output DIR: the records go there in shards")
     if getattr(shared, "expect", None) is not None:
         raise UsageError("--expect checks the records a command prints, not an --output job", "drop --expect or --output")
@@ -42,12 +41,11 @@ def run_job(fn, args: tuple, kwargs: dict, shared) -> None:
         need("pyarrow.parquet", "parquet")
     if shared.engine.value == "ray":
         need("ray.data", "ray")
-    columns = Columns(shared.text_column, shared.pair_column, shared.id_column)
-    shards = plan(input_files(None if shared.input_file is None else str(shared.input_file)), shared.shard_rows, columns, shared.jsonl)
+    shards = plan(input_files(shared.input_file), shared.shard_rows, Job.columns_of(shared), shared.jsonl)
     if not shards:
         raise UsageError("no input: the --input files are empty", "give --input a file with rows")
     what = fn.__name__.removesuffix("_cmd").replace("_", "-")
-    store = Store(Path(shared.output), fmt, job_key(what, kwargs, shared, fmt))
+    store = Store(Folder(shared.output), fmt, job_key(what, kwargs, shared, fmt))
     done = store.prepare(shards, shared.resume, shared.overwrite)
     job = Job((fn.__module__, fn.__name__), args, kwargs, shared, shards, store)
     progress = Progress(what, sum(s.rows for s in shards), len(shards), quiet=shared.quiet)

@@ -34,7 +34,11 @@ class Job:
 
     @property
     def columns(self) -> Columns:
-        return Columns(self.shared.text_column, self.shared.pair_column, self.shared.id_column)
+        return self.columns_of(self.shared)
+
+    @staticmethod
+    def columns_of(shared) -> Columns:
+        return Columns(shared.text_column, shared.pair_column, shared.id_column, shared.image_column, shared.audio_column)
 
     def function(self):
         module, name = self.command

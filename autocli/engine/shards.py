@@ -1,7 +1,8 @@
 """The input of an --output job, split into deterministic shards: files in sorted order, each cut into row ranges.
 
 Files are plain lines or JSONL (read as `--input` reads them, --jsonl choosing), CSV (a header row) or Parquet
-(pyarrow: `autocli[parquet]`), told apart by their suffix. A shard is named by its file and row range, so the same
+(pyarrow: `autocli[parquet]`), told apart by their suffix; local, or objects in a store (s3://, gs://:
+autocli.engine.files), which every worker reads itself. A shard is named by its file and row range, so the same
 input and --shard-rows always give the same shards: what a resumed job compares with the manifests. Rows are
 numbered across the whole input (the records' index); a file that cannot be read is a shard of one error record.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from autocli.engine import files as store
 from autocli.errors import UsageError
 from autocli.inputs import Inputs, Item, _lines, _parse_line
 
@@ -45,14 +48,17 @@ class Shard:
 
 @dataclass(frozen=True)
 class Columns:
-    """Which column holds the text, the pair's second text and the row's id (None: as the input names them)."""
+    """Which column holds the text, the pair's second text, the image or audio file and the row's id (None: as
+    the input names them)."""
 
     text: str | None = None
     pair: str | None = None
     id: str | None = None
+    image: str | None = None
+    audio: str | None = None
 
     def named(self) -> list[str]:
-        return [c for c in (self.text, self.pair, self.id) if c is not None]
+        return [c for c in (self.text, self.pair, self.id, self.image, self.audio) if c is not None]
 
 
 def input_files(pattern: str | None) -> list[str]:
@@ -60,6 +66,11 @@ def input_files(pattern: str | None) -> list[str]:
     if pattern is None or pattern == "-":
         raise UsageError("--output reads its inputs from --input FILE, a folder or a glob, not stdin or arguments",
                          "e.g. --input 'data/*.parquet' --output out/")
+    if store.is_remote(pattern):
+        files = store.list_objects(pattern)
+        if not files:
+            raise UsageError(f"--input {pattern} matches no object", "check the prefix or the pattern (quote it for the shell)")
+        return files
     path = Path(pattern)
     if path.is_dir():
         files = sorted(str(p) for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
@@ -87,6 +98,8 @@ def plan(files: list[str], shard_rows: int, columns: Columns, jsonl: bool) -> li
         try:
             cuts = _cuts(file, kind, shard_rows, columns)
         except OSError as e:
+            if store.is_remote(file):
+                raise store.failure(e, file) from None
             if not Path(file).exists():
                 raise UsageError(f"cannot read --input {file}: {e.strerror}", "check the path") from None
             shards.append(Shard(len(shards), file, "unreadable", 0, 1, first, error=e.strerror or str(e)))
@@ -96,7 +109,7 @@ def plan(files: list[str], shard_rows: int, columns: Columns, jsonl: bool) -> li
             shards.append(Shard(len(shards), file, "unreadable", 0, 1, first, error=str(e)))
             first += 1
             continue
-        size = Path(file).stat().st_size
+        size = store.size(file)
         for start, stop, offset in cuts:
             shards.append(Shard(len(shards), file, kind, start, stop, first + start, offset, size=size))
         first += cuts[-1][1] if cuts else 0
@@ -120,7 +133,7 @@ def _cuts(file: str, kind: str, shard_rows: int, columns: Columns) -> list[tuple
 
 def _line_cuts(file: str, shard_rows: int) -> list[tuple[int, int, int]]:
     cuts, row, pos, start, offset = [], 0, 0, 0, 0
-    with open(file, "rb") as handle:
+    with store.open_input(file) as handle:
         for line in handle:
             if row - start == shard_rows:
                 cuts.append((start, row, offset))
@@ -137,7 +150,8 @@ def _parquet_shape(file: str) -> tuple[list[str], int]:
 
     pq = need("pyarrow.parquet", "parquet")
     try:
-        meta = pq.ParquetFile(file).metadata
+        path, filesystem = store.arrow_source(file)
+        meta = pq.ParquetFile(path, filesystem=filesystem).metadata
     except OSError:
         raise
     except Exception as e:  # pyarrow's errors for a file that is not Parquet
@@ -147,7 +161,7 @@ def _parquet_shape(file: str) -> tuple[list[str], int]:
 
 def _csv_shape(file: str) -> tuple[list[str], int]:
     try:
-        with open(file, encoding="utf-8", newline="") as handle:
+        with _text(file) as handle:
             reader = csv.reader(handle)
             header = next(reader, [])
             return header, sum(1 for _ in reader)
@@ -174,11 +188,19 @@ class Feed:
         return Inputs(items)
 
     def _items(self, jsonl: bool, primary: str, allow_empty: bool) -> Iterator[Item]:
+        try:
+            yield from self._rows(jsonl, primary, allow_empty)
+        except OSError as e:  # a store that stops answering mid-shard stops the job (its shard is not written)
+            if not store.is_remote(self.shard.file):
+                raise
+            raise store.failure(e, self.shard.file) from None
+
+    def _rows(self, jsonl: bool, primary: str, allow_empty: bool) -> Iterator[Item]:
         s = self.shard
         if s.kind == "unreadable":
             yield Item(s.first, {}, UsageError(f"cannot read {s.file}: {s.error}", "check the file"))
         elif s.kind == "lines":
-            with open(s.file, "rb") as handle:
+            with store.open_input(s.file) as handle:
                 handle.seek(s.offset)
                 for i, raw in enumerate(itertools.islice(_lines(handle), s.rows)):
                     yield _parse_line(s.first + i, raw, jsonl, primary, allow_empty)
@@ -191,13 +213,16 @@ class Feed:
         """Put the named columns where the command reads them -> the row's id."""
         if item.error is not None and not item.fields:
             return item.index if self.columns.id is None else None
-        fields = item.fields
-        for column, name in ((self.columns.text, primary), (self.columns.pair, "text_pair")):
+        fields, c = item.fields, self.columns
+        for column, name in ((c.text, primary), (c.pair, "text_pair"), (c.image, "image"), (c.audio, "audio")):
             if column is not None and item.error is None:
                 value = fields.get(column)
                 if not isinstance(value, str):
                     got = "missing" if value is None else f"a {type(value).__name__}"
-                    item.error = UsageError(f"column {column!r} is {got}", f"every row needs a text in {column!r}")
+                    what = "a text" if name in (primary, "text_pair") else f"the path of an {name} file"
+                    item.error = UsageError(f"column {column!r} is {got}", f"every row needs {what} in {column!r}")
+                elif name in ("image", "audio"):
+                    value = store.beside(self.shard.file, value)
                 fields[name] = value
         if self.columns.id is None:
             return item.index
@@ -207,8 +232,12 @@ class Feed:
         return value if value is None or isinstance(value, (str, int)) else str(value)
 
 
+def _text(file: str):
+    return io.TextIOWrapper(store.open_input(file), encoding="utf-8", newline="")
+
+
 def _csv_rows(s: Shard) -> list[dict]:
-    with open(s.file, encoding="utf-8", newline="") as handle:
+    with _text(s.file) as handle:
         return list(itertools.islice(csv.DictReader(handle), s.start, s.stop))
 
 
@@ -217,7 +246,8 @@ def _parquet_rows(s: Shard) -> list[dict]:
     from autocli.extras import need
 
     pq = need("pyarrow.parquet", "parquet")
-    pf = pq.ParquetFile(s.file)
+    path, filesystem = store.arrow_source(s.file)
+    pf = pq.ParquetFile(path, filesystem=filesystem)
     groups, at, skip = [], 0, None
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows
