@@ -9,6 +9,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
+
+import pytest
 
 from tests.conftest import AUTOCLI_SCRIPT, ROOT
 
@@ -58,10 +61,11 @@ def start_script(args: list, env: dict | None = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, env=full_env)
 
 
-def kill_after_first_shard(proc: subprocess.Popen, folder: Path, sig: int, timeout: float = 240) -> int:
-    """Send `sig` once the job has committed a shard (its first manifest) -> the process's exit status."""
+def kill_after_first_shard(proc: subprocess.Popen, committed: Callable[[], bool], sig: int, timeout: float = 240) -> int:
+    """Send `sig` once the job has committed a shard (committed(): its first manifest is there) -> the process's
+    exit status."""
     deadline = time.monotonic() + timeout
-    while not list((Path(folder) / "_manifests").glob("part-*.json")):
+    while not committed():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no shard was written in time"
         time.sleep(0.05)
@@ -87,19 +91,47 @@ def assert_parts_whole(folder: Path, shard_rows: int, total: int) -> None:
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGKILL": signal.SIGKILL}
 
 
-def kill_then_resume(args: list, out: Path, n: int, shard_rows: int, sig: str) -> int:
+def kill_then_resume(args: list, out: Path, n: int, shard_rows: int, sig: str, env: dict | None = None,
+                     view: Callable[[], Path] | None = None, committed: Callable[[], bool] | None = None) -> int:
     """Run the job `args` (rows with ids r0..r<n-1>), kill its driver with `sig` once a shard is committed, check
     that no partial shard is visible, rerun it with --resume and check that every row is in the output exactly
-    once, in order -> the killed driver's exit status."""
-    status = kill_after_first_shard(start_script(args), out, SIGNALS[sig])
+    once, in order -> the killed driver's exit status. An output in a store is checked through view(), a local
+    copy of it, and committed() says when its first manifest is there."""
+    view = view or (lambda: out)
+    committed = committed or (lambda: bool(list((Path(out) / "_manifests").glob("part-*.json"))))
+    status = kill_after_first_shard(start_script(args, env), committed, SIGNALS[sig])
+    out = view()
     assert_parts_whole(out, shard_rows, n)
     assert len(manifests(out)) < -(-n // shard_rows)
-    proc = start_script([*args, "--resume"])
+    proc = start_script([*args, "--resume"], env)
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err.decode()
+    out = view()
     records = read_output(out)
     assert sorted(r["id"] for r in records) == sorted(f"r{i}" for i in range(n))
     assert [r["index"] for r in records] == list(range(n))
     assert sum(m["rows"] for m in manifests(out).values()) == n
     assert not list(Path(out).rglob(".*"))
     return status
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One Ray runtime for the session, whichever test module asks first; its workers import this tree's autocli.
+    Drivers in other processes join it with --ray-address."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    if ray.is_initialized():  # another module's copy of this fixture started it
+        yield ray.get_runtime_context().gcs_address
+        return
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), old) if p)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old

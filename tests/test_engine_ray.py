@@ -4,33 +4,13 @@ every row exactly once; a worker's error keeps its exit code."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.conftest import ROOT, assert_one_line_error
-from tests.fx_engine import comparable, kill_then_resume, read_output, sentences, write_jsonl
+from tests.conftest import assert_one_line_error
+from tests.fx_engine import comparable, kill_then_resume, ray_address, read_output, sentences, write_jsonl  # noqa: F401
 from tests.fx_models import build_checkpoint
 
-ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
-
-
-@pytest.fixture(scope="session")
-def ray_address():
-    """One Ray runtime for the session; its workers import this tree's autocli. Drivers in other processes join
-    it with --ray-address."""
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), old) if p)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
 
 
 def _same_records(cli, tmp_path, command, model, source, more, shard_rows):

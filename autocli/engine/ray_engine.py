@@ -2,6 +2,7 @@
 model once (`--workers` actors of `--threads-per-worker` CPUs and `--gpus-per-worker` GPUs). A shard is one batch:
 its actor reads the shard's rows, runs the command on them and writes the shard and its manifest itself, so only
 shard numbers and counts travel through Ray, and the output stays exactly once however a worker or the driver dies.
+Workers read and write s3:// and gs:// objects with the driver's store settings (its AWS_* variables).
 
 The only module that imports ray (autocli[ray]).
 """
@@ -13,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from autocli.engine.files import is_remote, store_env
 from autocli.engine.job import Job, run_shard
 from autocli.errors import AutocliError, NotReachable, UsageError
 
@@ -60,6 +62,7 @@ def run_ray(job: Job, todo: list, progress) -> None:
             ShardWorker, fn_constructor_args=(job,), batch_size=1, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=shared.workers),
             num_cpus=shared.threads_per_worker or 1, num_gpus=shared.gpus_per_worker or None,
+            runtime_env={"env_vars": store_env()} if _remote(job) else None,
         )
         for row in done.iter_rows():
             if row["error"]:
@@ -68,6 +71,10 @@ def run_ray(job: Job, todo: list, progress) -> None:
     finally:
         if started:
             ray.shutdown()
+
+
+def _remote(job: Job) -> bool:
+    return job.store.root.remote or any(is_remote(s.file) for s in job.shards)
 
 
 def _connect(ray, address: str | None, quiet: bool) -> bool:
