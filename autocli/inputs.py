@@ -134,12 +134,19 @@ def split_lines(data: bytes) -> list[bytes]:
     return lines
 
 
+def _open(path: str) -> BinaryIO:
+    """A local file, or an s3:// / gs:// object (autocli[remote])."""
+    from autocli.engine.files import is_remote, open_input
+
+    return open_input(path) if is_remote(path) else open(path, "rb")
+
+
 def _raw_lines(args: list[str], input_file: Path | None, stream: BinaryIO) -> Iterator[bytes | str]:
     """Arguments as str, lines read from a file or stdin as bytes, in order. '-' among the arguments
     stands for every line of stdin, at its place."""
     if input_file is not None and str(input_file) != STDIN:
         try:
-            handle = open(input_file, "rb")
+            handle = _open(str(input_file))
         except OSError as e:
             raise UsageError(f"cannot read --input {input_file}: {e.strerror}", "check the path") from None
         with handle:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import assert_one_line_error
 from tests.fx_engine import comparable, kill_then_resume, manifests, ray_address, read_output, sentences, write_jsonl  # noqa: F401
 from tests.fx_models import build_checkpoint
+from tests.fx_vision import vision_checkpoints  # noqa: F401
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
@@ -234,3 +235,27 @@ def test_store_errors_are_one_line(cli, classifier, bucket, tmp_path, monkeypatc
     assert_one_line_error(res, code)
     assert says in res.stderr
     assert not bucket.keys("out/")
+
+
+def test_a_plain_run_reads_its_input_from_a_bucket(cli, classifier, bucket, tmp_path):
+    src = write_jsonl(tmp_path / "in.jsonl", sentences(6, seed=6))
+    bucket.put("in.jsonl", src)
+    local = cli(["classify", classifier, "--input", src, "--jsonl", "--format", "jsonl"])
+    remote = cli(["classify", classifier, "--input", bucket.uri("in.jsonl"), "--jsonl", "--format", "jsonl"])
+    assert remote.exit_code == 0 and remote.jsonl() == local.jsonl()
+    missing = cli(["classify", classifier, "--input", bucket.uri("gone.jsonl"), "--jsonl"])
+    assert_one_line_error(missing, 2)
+    assert "no such object" in missing.stderr
+
+
+def test_files_a_listing_in_a_bucket_names_are_refused_row_by_row(cli, vision_checkpoints, bucket, tmp_path):
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"path": ["imgs/a.png", "/abs/b.png"]}), tmp_path / "photos.parquet")
+    bucket.put("photos.parquet", tmp_path / "photos.parquet")
+    res = cli(["classify", vision_checkpoints["vit-cls"], "--input", bucket.uri("photos.parquet"), "--image-column", "path",
+               "--output", tmp_path / "out", "--format", "jsonl"])
+    assert res.exit_code == 7, res.stderr
+    errors = [r["error"] for r in read_output(tmp_path / "out")]
+    assert errors[0]["message"] == f"{bucket.uri('imgs/a.png')}: image files are read from local paths only"
+    assert errors[0]["exit_code"] == 5 and errors[1]["message"].startswith("/abs/b.png: no such file")

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import assert_one_line_error
 from tests.fx_engine import manifests, read_output, sentences, write_jsonl
 from tests.fx_models import build_checkpoint
+from tests.fx_vision import vision_checkpoints  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +98,32 @@ def test_an_output_path_that_is_a_file(cli, classifier, tmp_path):
     (tmp_path / "out").write_text("x")
     res = _run(cli, classifier, src, tmp_path / "out", "--jsonl")
     assert_one_line_error(res, 2)
+
+
+@pytest.mark.parametrize("where, uri, code, says", [
+    ("input", "s3:///data.jsonl", 2, "names no bucket"),
+    ("output", "gs://", 2, "names no bucket"),
+    ("output", "ftp://host/out/", 5, "the ftp:// store is not supported"),
+    ("input", "s3://no-pyarrow-bkt/in.jsonl", 5, "pip install 'autocli[remote]'"),
+])
+def test_store_uris_that_cannot_be_used(cli, classifier, tmp_path, monkeypatch, where, uri, code, says):
+    import sys
+
+    if "no-pyarrow" in uri:
+        monkeypatch.setitem(sys.modules, "pyarrow.fs", None)  # as if autocli[remote] were not installed
+    src = write_jsonl(tmp_path / "in.jsonl", sentences(2))
+    res = _run(cli, classifier, uri if where == "input" else src, uri if where == "output" else tmp_path / "out", "--jsonl")
+    assert_one_line_error(res, code)
+    assert says in res.stderr
+
+
+def test_hostile_paths_in_an_image_column_are_error_records(cli, vision_checkpoints, tmp_path):
+    (tmp_path / "listing" / "sub").mkdir(parents=True)
+    listing = tmp_path / "listing" / "rows.csv"
+    listing.write_text("path\n../../../../../../etc/passwd\nsub\n\n" + "x" * 5000 + "\n", encoding="utf-8")
+    res = cli(["classify", vision_checkpoints["vit-cls"], "--input", listing, "--image-column", "path", "--output", tmp_path / "out",
+               "--format", "jsonl"])
+    assert res.exit_code == 7, res.stderr
+    errors = [r["error"]["message"] for r in read_output(tmp_path / "out")]
+    assert len(errors) == 3  # a blank line of a CSV is no row
+    assert "not an image" in errors[0] and "is a directory" in errors[1] and "File name too long" in errors[2]

@@ -154,8 +154,9 @@ class Folder:
     """The --output folder: a local directory, or a prefix in a store. Names are relative to it ('a/b')."""
 
     def __init__(self, root: str):
-        self.root = str(root).rstrip("/") or "/"
-        self.remote = is_remote(self.root)
+        self.remote = is_remote(root)
+        head, sep, rest = str(root).partition("://") if self.remote else ("", "", str(root))
+        self.root = head + sep + (rest.rstrip("/") or ("" if sep else "/"))
 
     def __str__(self) -> str:
         return self.root

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from autocli.engine import files as store
-from autocli.errors import UsageError
+from autocli.errors import Unsupported, UsageError
 from autocli.inputs import Inputs, Item, _lines, _parse_line
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}  # others: lines
@@ -164,7 +164,7 @@ def _csv_shape(file: str) -> tuple[list[str], int]:
         with _text(file) as handle:
             reader = csv.reader(handle)
             header = next(reader, [])
-            return header, sum(1 for _ in reader)
+            return header, sum(1 for row in reader if row)  # blank lines are no rows (csv.DictReader skips them)
     except (UnicodeDecodeError, csv.Error) as e:
         raise _Unreadable(f"not a readable UTF-8 CSV file ({e})") from None
 
@@ -223,6 +223,9 @@ class Feed:
                     item.error = UsageError(f"column {column!r} is {got}", f"every row needs {what} in {column!r}")
                 elif name in ("image", "audio"):
                     value = store.beside(self.shard.file, value)
+                    if store.is_remote(value):
+                        item.error = Unsupported(f"{value}: {name} files are read from local paths only",
+                                                 "copy them to this machine (e.g. aws s3 sync) and list local paths")
                 fields[name] = value
         if self.columns.id is None:
             return item.index
