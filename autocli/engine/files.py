@@ -49,14 +49,17 @@ def locate(uri: str):
     return _filesystem(f"{scheme.lower()}://{bucket}", tuple(sorted(store_env().items()))), rest.rstrip("/")
 
 
+def _fs():
+    from autocli.extras import need
+
+    return need("pyarrow.fs", "remote")
+
+
 @functools.lru_cache(maxsize=None)
 def _filesystem(root: str, env: tuple):
     """One filesystem per bucket and store environment (S3 asks once for the bucket's region)."""
-    from autocli.extras import need
-
-    fs = need("pyarrow.fs", "remote")
     try:
-        return fs.FileSystem.from_uri(root)[0]
+        return _fs().FileSystem.from_uri(root)[0]
     except (OSError, ValueError) as e:
         raise failure(e, root) from None
 
@@ -68,7 +71,7 @@ def failure(e: Exception, uri: str) -> AutocliError:
     reason = text.splitlines()[0].split(" (Request ID")[0] if text else type(e).__name__
     reason = reason[reason.find("AWS Error"):] if "AWS Error" in reason else reason
     if "NO_SUCH_BUCKET" in text or "NoSuchBucket" in text:
-        return UsageError(f"{uri}: the bucket does not exist", "check the bucket's name (and AWS_ENDPOINT_URL for a store other than AWS)")
+        return no_bucket(uri)
     if isinstance(e, FileNotFoundError):
         return UsageError(f"{uri}: no such object", "check the path")
     if any(k in text for k in DENIED):
@@ -76,6 +79,10 @@ def failure(e: Exception, uri: str) -> AutocliError:
     if any(k in text for k in UNREACHABLE):
         return NotReachable(f"cannot reach {uri}: {reason}", "check the network, or AWS_ENDPOINT_URL for a store other than AWS")
     return NotReachable(f"{uri}: {reason}", "check the store and its credentials")
+
+
+def no_bucket(uri: str) -> UsageError:
+    return UsageError(f"{uri}: the bucket does not exist", "check the bucket's name (and AWS_ENDPOINT_URL for a store other than AWS)")
 
 
 def list_objects(pattern: str) -> list[str]:
@@ -86,16 +93,19 @@ def list_objects(pattern: str) -> list[str]:
     scheme = pattern.partition("://")[0] + "://"
     parts = path.split("/")
     magic = next((i for i, p in enumerate(parts) if glob.has_magic(p)), None)
+    if magic == 0:
+        raise UsageError(f"{pattern}: a bucket's name cannot be a pattern", "name the bucket; patterns may follow it")
     base = path if magic is None else "/".join(parts[:magic])
     try:
         if magic is None and filesystem.get_file_info(path).type == fs.FileType.File:
             return [scheme + path]
         found = filesystem.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
         files = sorted(scheme + f.path for f in found if f.type == fs.FileType.File and _wanted(f.path, base, parts, magic))
-        if not files and filesystem.get_file_info(parts[0]).type == fs.FileType.NotFound:
-            raise FileNotFoundError("NO_SUCH_BUCKET")
+        bucket_missing = not files and filesystem.get_file_info(parts[0]).type == fs.FileType.NotFound
     except OSError as e:
         raise failure(e, pattern) from None
+    if bucket_missing:
+        raise no_bucket(pattern)
     return files
 
 
@@ -104,12 +114,6 @@ def _wanted(path: str, base: str, parts: list[str], magic: int | None) -> bool:
     if any(n.startswith((".", "_")) for n in names[len(base.split("/")):]):
         return False
     return magic is None or (len(names) == len(parts) and all(fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts)))
-
-
-def _fs():
-    from autocli.extras import need
-
-    return need("pyarrow.fs", "remote")
 
 
 def size(file: str) -> int:
@@ -174,7 +178,7 @@ class Folder:
     def make(self, sub: str) -> None:
         if self.remote:  # no folders to make in a store, but its bucket must be there
             if self._call(sub, lambda f, p: f.get_file_info(p.split("/")[0])).type == _fs().FileType.NotFound:
-                raise failure(FileNotFoundError("NO_SUCH_BUCKET"), self.root)
+                raise no_bucket(self.root)
             return
         try:
             os.makedirs(self.show(sub), exist_ok=True)
@@ -229,5 +233,7 @@ def _read_all(filesystem, path: str) -> bytes:
 
 
 def _upload(filesystem, path: str, data: bytes) -> None:
+    # pyarrow cannot abort an upload: one the network cut may still publish a short object, but then its manifest
+    # is never written, and --resume writes the part again
     with filesystem.open_output_stream(path) as handle:
         handle.write(data)
