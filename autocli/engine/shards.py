@@ -149,8 +149,8 @@ def _parquet_shape(file: str) -> tuple[list[str], int]:
     from autocli.extras import need
 
     pq = need("pyarrow.parquet", "parquet")
+    path, filesystem = store.arrow_source(file)
     try:
-        path, filesystem = store.arrow_source(file)
         meta = pq.ParquetFile(path, filesystem=filesystem).metadata
     except OSError:
         raise
