@@ -32,8 +32,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 PROCESSORS: dict[str, str] = {}
 # speech: wav2vec2 and HuBERT checkpoints name the same extractor
 PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
-PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT")
+PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT", "CLIP")
                    for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
+# images and texts: the image processor and the tokenizer, paired
+PROCESSORS.update({"CLIPProcessor": "clip:CLIPProcessor"})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:

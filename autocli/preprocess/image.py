@@ -315,3 +315,18 @@ class DeiTImageProcessor(ImageProcessor):
     DEFAULTS = {"do_resize": True, "size": {"height": 256, "width": 256}, "resample": 3, "do_center_crop": True,
                 "crop_size": {"height": 224, "width": 224}, "do_rescale": True, "rescale_factor": 1 / 255,
                 "do_normalize": True, **_STANDARD}
+
+
+class CLIPImageProcessor(ImageProcessor):
+    """The shortest edge to `size` (bicubic), then a square crop: CLIP and the checkpoints that reuse its processor."""
+
+    DEFAULTS = {"do_resize": True, "size": {"shortest_edge": 224}, "default_to_square": False, "resample": 3,
+                "do_center_crop": True, "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": list(MEANS["openai_clip"][0]),
+                "image_std": list(MEANS["openai_clip"][1])}
+
+    def __init__(self, name: str, settings: dict):
+        if settings.get("use_square_size"):  # KOSMOS-2's older configs: a square of the shortest edge
+            edge = (settings.get("size") or {}).get("shortest_edge", 224) if isinstance(settings.get("size"), dict) else 224
+            settings = {**settings, "size": {"height": edge, "width": edge}}
+        super().__init__(name, settings)

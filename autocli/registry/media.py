@@ -25,3 +25,12 @@ FAMILIES.update({
     "deit": Family("vit", "deit", {"base": (), "image-classification": ("cls_classifier.",), "masked-image-modeling": _MIM},
                    renames={"classifier.": "cls_classifier."}, kind="vision", processor="DeiTImageProcessor"),
 })
+
+# Images and texts in one space: CLIPModel's towers and projections sit at the top level (no prefix in the
+# checkpoint), and zero-shot scores need the contrastive head's projections and scale beside the towers;
+# CLIPForImageClassification is the vision tower with `classifier.` on its patch states.
+_CONTRASTIVE = ("logit_scale", "text_projection.", "visual_projection.")
+FAMILIES.update({
+    "clip": Family("clip", "clip", {"base": (), "zero-shot-image-classification": _CONTRASTIVE, "image-classification": _CLS},
+                   kind="image-text", processor="CLIPImageProcessor", combined="CLIPProcessor"),
+})
