@@ -38,11 +38,15 @@ def write_clip_tokenizer(folder: Path) -> int:
 
     bpe = Tokenizer(BPE(end_of_word_suffix="</w>", continuing_subword_prefix=""))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=300, end_of_word_suffix="</w>", show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=400, end_of_word_suffix="</w>", show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator([s.lower() for s in CORPUS], trainer)
     vocab = bpe.get_vocab()
-    vocab.update({BOS: len(vocab), EOS: len(vocab) + 1})
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):  # every byte, inside and at the end of a word, as CLIP's
+        for piece in (ch, ch + "</w>"):
+            vocab.setdefault(piece, max(vocab.values()) + 1)
+    top = max(vocab.values())  # the trainer's ids may leave gaps: the special tokens go after the highest
+    vocab.update({BOS: top + 1, EOS: top + 2})
     import json
 
     merges = json.loads(bpe.to_str())["model"]["merges"]
@@ -51,7 +55,7 @@ def write_clip_tokenizer(folder: Path) -> int:
         warnings.simplefilter("ignore")
         tok = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=TEXT["max_position_embeddings"])
         tok.save_pretrained(folder)
-    return len(vocab)
+    return top + 3
 
 
 def build_clip_checkpoint(folder: Path, name: str) -> Path:
@@ -71,6 +75,8 @@ def build_clip_checkpoint(folder: Path, name: str) -> Path:
     with torch.no_grad():  # perturb every weight (logit_scale too) so that a loading mistake shows
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)
+        if hasattr(model, "logit_scale"):
+            model.logit_scale.fill_(4.0)  # exp(4) ~ 55: scores far enough from uniform for the parity rows to mean something
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.save_pretrained(folder)
