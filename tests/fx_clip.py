@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.fx_models import VARIANTS
 from tests.fx_tokenizers import CORPUS
 from tests.fx_vision import vision_images  # noqa: F401  (a fixture, used by the CLIP tests too)
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
-TEXT = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, max_position_embeddings=40)
-VISION = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=30, patch_size=6)
-PROCESSOR = {"size": {"shortest_edge": 34}, "crop_size": {"height": 30, "width": 30}}
+TINY = VARIANTS["clip"].config  # the parity table's row (tests/fx_models.py)
+TEXT, VISION = TINY["text_config"], TINY["vision_config"]
+PROCESSOR = {"size": {"shortest_edge": 36}, "crop_size": {"height": 32, "width": 32}}
 LABELS = 4
 # name -> (transformers class, text_config overrides, vision_config overrides)
 CLIP_ROWS = {
@@ -68,7 +69,7 @@ def build_clip_checkpoint(folder: Path, name: str) -> Path:
     tok = transformers.AutoTokenizer.from_pretrained(str(folder))
     text_config = {**TEXT, "vocab_size": vocab, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
                    "pad_token_id": 1, **text}
-    config = transformers.CLIPConfig(text_config=text_config, vision_config={**VISION, **vision}, projection_dim=24,
+    config = transformers.CLIPConfig(text_config=text_config, vision_config={**VISION, **vision}, projection_dim=TINY["projection_dim"],
                                      id2label={i: f"class_{i}" for i in range(LABELS)})
     torch.manual_seed(sum(map(ord, name)))
     model = getattr(transformers, cls_name)(config).eval()
@@ -76,7 +77,7 @@ def build_clip_checkpoint(folder: Path, name: str) -> Path:
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.1)
         if hasattr(model, "logit_scale"):
-            model.logit_scale.fill_(4.0)  # exp(4) ~ 55: scores far enough from uniform for the parity rows to mean something
+            model.logit_scale.fill_(4.6052)  # ln 100, trained CLIP's clamp: scores far from uniform, so the rows mean something
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.save_pretrained(folder)

@@ -42,8 +42,8 @@ def _oracle_processor(folder):
 def test_processor_is_the_image_processor_and_the_tokenizer(clip_checkpoints):
     pre = _processor(clip_checkpoints["clip"])
     assert isinstance(pre, CLIPProcessor) and isinstance(pre.image_processor, CLIPImageProcessor)
-    assert pre.input == "image" and pre.settings()["size"] == "shortest edge 34"
-    assert any("center crop to 30x30" in s for s in pre.steps())
+    assert pre.input == "image" and pre.settings()["size"] == "shortest edge 36"
+    assert any("center crop to 32x32" in s for s in pre.steps())
 
 
 def test_pixel_values_equal_transformers_on_every_image(clip_checkpoints, vision_images):
@@ -52,9 +52,9 @@ def test_pixel_values_equal_transformers_on_every_image(clip_checkpoints, vision
     folder = clip_checkpoints["clip"]
     pre, oracle = _processor(folder), _oracle_processor(folder)
     for name, path in vision_images.items():
-        want = oracle(images=[load_image(str(path))], return_tensors="np")["pixel_values"]  # (1, 3, 30, 30)
+        want = oracle(images=[load_image(str(path))], return_tensors="np")["pixel_values"]  # (1, 3, 32, 32)
         got = pre([pre.load(str(path))])["pixel_values"]
-        assert got.shape == want.shape == (1, 3, 30, 30), name
+        assert got.shape == want.shape == (1, 3, 32, 32), name
         np.testing.assert_allclose(got, want, atol=1e-6, rtol=0, err_msg=name)
 
 
@@ -69,7 +69,7 @@ def test_text_ids_and_mask_equal_transformers(clip_checkpoints):
 # --- the model rows --------------------------------------------------------------------------------
 
 def _pixels(seed: int = 0):
-    return torch.randn(3, 3, 30, 30, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.mark.parametrize("name,task", [("clip", "base"), ("clip", "zero-shot-image-classification"),
@@ -90,7 +90,7 @@ def test_embeddings_equal_transformers(clip_checkpoints, name, task):
     got_image, got_words = ours(pixel_values=x.numpy()), ours(text["input_ids"], text["attention_mask"])
     torch.testing.assert_close(got_image, image, atol=1e-4, rtol=0)
     torch.testing.assert_close(got_words, words, atol=1e-4, rtol=0)
-    scale = ours.module.backbone.logit_scale.exp()
+    scale = ours.module.logit_scale.exp()
     logits = scale * torch.nn.functional.normalize(got_image, dim=-1) @ torch.nn.functional.normalize(got_words, dim=-1).T
     torch.testing.assert_close(logits, out.logits_per_image, atol=1e-4, rtol=0)
 
@@ -136,7 +136,7 @@ def test_zero_shot_equals_the_pipeline(clip_checkpoints, vision_images, name, te
         want = pipe(str(path), candidate_labels=LABELS, hypothesis_template=template)
         assert [s.label for s in rec.scores] == [w["label"] for w in want], path.name
         np.testing.assert_allclose([s.score for s in rec.scores], [w["score"] for w in want], atol=1e-4, rtol=0)
-    assert max(s.score for r in records for s in r.scores) > 0.5  # the scale makes the rows far from uniform
+    assert max(s.score for r in records for s in r.scores) > 0.4  # 4 labels: uniform is 0.25; the scale makes the rows far from uniform
 
 
 def test_label_texts_run_through_the_text_tower_once(clip_checkpoints, vision_images, monkeypatch):

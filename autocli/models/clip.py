@@ -6,9 +6,10 @@
   text    input_ids (B, T) -> token + position embeddings -> causal pre-norm layers -> `final_layer_norm` -> the
           state at each row's end-of-text token -> `text_projection`
 The layers of both towers are one block (`self_attn` q/k/v/out_proj, `layer_norm1`, `mlp` fc1/fc2, `layer_norm2`).
-Zero-shot scores are `logit_scale.exp()` times the cosine of the two embeddings (the task computes them from
-the embeddings, so a run encodes its labels once). CLIPForImageClassification is the vision tower alone with
-`classifier` on the mean of the patch states.
+The towers are the backbone; the projections and `logit_scale` are the head, at the top level where CLIPModel
+keeps them. Zero-shot scores are `logit_scale.exp()` times the cosine of the two embeddings (the task computes
+them from the embeddings, so a run encodes its labels once). CLIPForImageClassification is the vision tower
+alone with `classifier` on the mean of the patch states.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from autocli.errors import InvalidCheckpoint, UsageError
 from autocli.models._args import ConfigArgs, check_heads, derived
 from autocli.models._attention import add, attend, causal_mask, merge_heads, padding_mask, split_heads
 from autocli.models._layers import activation
-from autocli.models._task import Head, TaskModel, hidden_states
+from autocli.models._task import Head, TaskModel
 
 # config.json's eos_token_id before transformers fixed it: such checkpoints pool at the highest id of each row
 LEGACY_EOS = 2
@@ -215,22 +216,19 @@ class TextTransformer(nn.Module):
         return x[torch.arange(x.shape[0], device=x.device), end]  # (B, D)
 
 
-class CLIPModel(nn.Module):
-    """Both towers and their projections: backbone(pixel_values) or backbone(input_ids, attention_mask) -> the
-    embeddings (B, P) in the shared space, unnormalised (transformers' get_image_features / get_text_features)."""
+class Towers(nn.Module):
+    """Both towers: backbone(pixel_values) -> the pooled image states (B, Dv); backbone(input_ids, attention_mask)
+    -> the pooled text states (B, Dt). The projections into the shared space are the head, at the top level."""
 
     def __init__(self, a: Args):
         super().__init__()
         self.text_model = TextTransformer(a.text)
         self.vision_model = VisionTransformer(a.vision)
-        self.visual_projection = nn.Linear(a.vision.hidden_size, a.projection_dim, bias=False)
-        self.text_projection = nn.Linear(a.text.hidden_size, a.projection_dim, bias=False)
-        self.logit_scale = nn.Parameter(torch.empty(()))
 
     def forward(self, inputs, attention_mask=None, token_type_ids=None):
         if inputs.is_floating_point():
-            return self.visual_projection(self.vision_model.pooled(inputs))  # (B, P)
-        return self.text_projection(self.text_model.pooled(inputs, attention_mask))  # (B, P)
+            return self.vision_model.pooled(inputs)  # (B, Dv)
+        return self.text_model.pooled(inputs, attention_mask)  # (B, Dt)
 
 
 class VisionOnly(nn.Module):
@@ -246,6 +244,17 @@ class VisionOnly(nn.Module):
 
 # --- heads ---------------------------------------------------------------------------------------
 
+def _projections(a: Args) -> dict:
+    return {"visual_projection": nn.Linear(a.vision.hidden_size, a.projection_dim, bias=False),
+            "text_projection": nn.Linear(a.text.hidden_size, a.projection_dim, bias=False),
+            "logit_scale": torch.empty(())}  # a tensor: the task model keeps it as a buffer
+
+
+def _projected(m, h, x):
+    """The embeddings in the shared space, unnormalised (transformers' get_image_features / get_text_features)."""
+    return (m.visual_projection if x.ids.is_floating_point() else m.text_projection)(h)  # (B, P)
+
+
 def _classifier(a: Args) -> dict:
     return {"classifier": nn.Linear(a.vision.hidden_size, a.num_labels)}
 
@@ -255,8 +264,8 @@ def _classified(m, h, x):
 
 
 HEADS = {
-    "base": Head(lambda a: {}, hidden_states),
-    "zero-shot-image-classification": Head(lambda a: {}, hidden_states),
+    "base": Head(_projections, _projected),
+    "zero-shot-image-classification": Head(_projections, _projected),
     "image-classification": Head(_classifier, _classified),
 }
 
@@ -264,7 +273,7 @@ HEADS = {
 def build(a: Args, task: str) -> TaskModel:
     if task == "image-classification":
         return TaskModel.of("vision", "clip", VisionOnly(a), HEADS[task], a)
-    return TaskModel.of("image-text", "clip", CLIPModel(a), HEADS[task], a)
+    return TaskModel.of("image-text", "clip", Towers(a), HEADS[task], a)
 
 
 def uses_token_type_ids(a: Args) -> bool:

@@ -73,7 +73,7 @@ def unit(x):
 
 
 def logit_scale(model) -> float:
-    return float(model.module.backbone.logit_scale.float().exp())
+    return float(model.module.logit_scale.float().exp())
 
 
 def zero_shot(model, processor, items: Iterable, labels: list[str], template: str, options: ZeroShotOptions) -> Iterator:
