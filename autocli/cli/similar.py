@@ -29,12 +29,13 @@ def image_text(pre, what: str):
     return pre
 
 
-@o.shared_options(tuple(n for n in o.RECORD_OPTIONS if n not in ("allow_random_head", "tokenizer_source")))
+# no sharded --output: a ranking is over every input at once, not per shard
+@o.shared_options(tuple(n for n in o.RECORD_OPTIONS if n not in ("allow_random_head", "tokenizer_source", *o.ENGINE_OPTIONS)))
 def similar_cmd(
     model: o.Checkpoint,
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Image files or folders (with --text), or texts (with --image); '-': stdin, one per line.", show_default=False)] = None,
     text: Annotated[Optional[str], typer.Option("--text", help="Rank the images against this text.", show_default=False)] = None,
-    image: Annotated[Optional[str], typer.Option("--image", help="Rank the texts against this image file.", show_default=False)] = None,
+    image: Annotated[Optional[str], typer.Option("--image", metavar="FILE", help="Rank the texts against this image file.", show_default=False)] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, help="Show the best N (default: every input).", show_default=False)] = None,
     *,
     shared: o.Shared,
