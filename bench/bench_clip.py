@@ -1,23 +1,22 @@
 """`autocli classify --labels` (zero-shot) on image files against transformers' zero-shot-image-classification
 pipeline, same checkpoint, same files, same labels.
 
-    python bench/bench_clip.py [--images 200] [--labels 10] [--rounds 2] [--threads 2] [--pipeline-batch-sizes 1,8] [--batch-size 8]
+    python bench/bench_clip.py [--images 200] [--labels 10] [--chunk 8] [--threads 2] [--pipeline-batch-size 1] [--batch-size 8]
 
 A random CLIPModel at openai/clip-vit-base-patch32's shapes (vision: hidden 768, 12 layers, 224x224, patch 32; text:
 hidden 512, 12 layers, 77 positions, vocab 49408; projection 512) with CLIPImageProcessor's defaults and the
 tokenizer of tests/fx_clip.py (a real CLIP tokenizer over a small vocabulary; the text tower's embedding table is
 full size) is built once with transformers into bench/out/. Images: the JPEGs of bench/bench_vision.py. Labels:
-"a photo of a cat", ... (10 by default) through the default template. Rows, all from the file paths (decode and
+"a photo of a cat", ... (10 by default) through the default template. Rows, from the file paths (decode and
 preprocessing included, model loading excluded):
 
-  pipeline (batch N)   transformers' pipeline on the list of paths, at each batch size tried on a quarter of the
-                       images; the best one runs in the timed rounds. It embeds the label texts once per image.
-  autocli zero-shot    tasks.zero_shot.zero_shot on the loaded model: the label texts once per run, images in
-                       batches of --batch-size, softmax over the labels, every label's score
-  image tower only     the transformers vision tower + projection on pixel values prepared beforehand, in batches
-                       of --batch-size: what is left of either when text and preprocessing cost nothing
+  pipeline             transformers' pipeline on the paths (it embeds the label texts again for every image)
+  autocli zero-shot    tasks.zero_shot.zero_shot, one run over all the images: the label texts once, images in
+                       batches of --batch-size, every label's score
 
-Rows are interleaved in each round (the machine drifts) and the best round is kept. Prints markdown tables.
+On a shared machine the load drifts within minutes, so the rows are interleaved finely: the pipeline takes
+--chunk images, then autocli's run is advanced by as many records (it computes a window of inputs at a time), and
+so on; each row's time is the sum of its turns. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ import sys
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-from bench_classify import timed  # noqa: E402
 from bench_vision import OUT as IMAGES_OUT, SIZES, images  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "clip-base-zero-shot"
@@ -61,14 +59,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--labels", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=8, help="autocli's and the image-tower row's batch size")
-    p.add_argument("--pipeline-batch-sizes", default="1,8")
-    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=8, help="autocli's batch size")
+    p.add_argument("--pipeline-batch-size", type=int, default=1)
+    p.add_argument("--chunk", type=int, default=8, help="images per turn of each row")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
 
+    import time
+
     import torch
-    from transformers import CLIPImageProcessorPil, CLIPModel, pipeline
+    from transformers import CLIPImageProcessorPil, pipeline
 
     from autocli.inputs import Item
     from autocli.tasks import load
@@ -85,43 +85,30 @@ def main() -> None:
     _, processor, ours = load(str(folder), "zero-shot-image-classification", device="cpu")
     pipe = pipeline("zero-shot-image-classification", model=str(folder), device="cpu",
                     image_processor=CLIPImageProcessorPil.from_pretrained(str(folder)))
-    model = CLIPModel.from_pretrained(str(folder)).eval()
     items = [Item(i, {"image": path}) for i, path in enumerate(paths)]
-    B = args.batch_size
-    pixels = [torch.from_numpy(processor([processor.load(q) for q in paths[k:k + B]])["pixel_values"]) for k in range(0, len(paths), B)]
+    options = ZeroShotOptions(batch_size=args.batch_size, quiet=True)
+    pipe(paths[:1], candidate_labels=labels)  # warm-up, both
+    list(zero_shot(ours, processor, items[:1], labels, TEMPLATE, options))
 
-    def run_pipeline(bs: int, subset=paths):
-        return lambda: pipe(subset, candidate_labels=labels, batch_size=bs)
+    spent = {"pipeline": 0.0, "autocli": 0.0}
+    ours_run = zero_shot(ours, processor, iter(items), labels, TEMPLATE, options)
+    for k in range(0, len(paths), args.chunk):
+        chunk = paths[k:k + args.chunk]
+        start = time.perf_counter()
+        pipe(chunk, candidate_labels=labels, batch_size=args.pipeline_batch_size)
+        mid = time.perf_counter()
+        for _ in chunk:
+            next(ours_run)
+        spent["pipeline"] += mid - start
+        spent["autocli"] += time.perf_counter() - mid
+    assert next(ours_run, None) is None
 
-    def run_autocli(subset=items):
-        return lambda: list(zero_shot(ours, processor, subset, labels, TEMPLATE, ZeroShotOptions(batch_size=B, quiet=True)))
-
-    def run_tower():
-        with torch.inference_mode():
-            for x in pixels:
-                model.get_image_features(pixel_values=x)
-
-    quarter = paths[: max(1, len(paths) // 4)]
-    tried = {bs: len(quarter) / timed(run_pipeline(bs, quarter)) for bs in [int(b) for b in args.pipeline_batch_sizes.split(",")]}
-    best_bs = max(tried, key=tried.get)
-    run_autocli(items[:B])()  # warm-up
-
-    rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs), f"autocli zero-shot (batch {B})": run_autocli(),
-            f"image tower only (transformers, batch {B})": run_tower}
-    best = {name: 0.0 for name in rows}
-    for _ in range(args.rounds):
-        for name, fn in rows.items():
-            best[name] = max(best[name], len(paths) / timed(fn))
-
-    print("| pipeline batch size (on a quarter) | images/s |\n|---|---:|")
-    for bs, v in tried.items():
-        print(f"| {bs} | {v:.2f} |")
-    pipe_best = best[next(iter(rows))]
-    print(f"\n| {len(paths)} images x {len(labels)} labels | images/s | vs pipeline |\n|---|---:|---:|")
-    for name in rows:
-        print(f"| {name} | {best[name]:.2f} | {best[name] / pipe_best:.2f}x |")
-    ours_best = best[f"autocli zero-shot (batch {B})"]
-    print(f"\nautocli zero-shot: {ours_best / pipe_best:.2f}x the pipeline's best; load average {os.getloadavg()[0]:.2f} at the end")
+    rate = {name: len(paths) / t for name, t in spent.items()}
+    print(f"| {len(paths)} images x {len(labels)} labels | seconds | images/s | vs pipeline |\n|---|---:|---:|---:|")
+    print(f"| transformers pipeline (batch {args.pipeline_batch_size}) | {spent['pipeline']:.1f} | {rate['pipeline']:.3f} | 1.00x |")
+    print(f"| autocli zero-shot (batch {args.batch_size}) | {spent['autocli']:.1f} | {rate['autocli']:.3f} | "
+          f"{rate['autocli'] / rate['pipeline']:.2f}x |")
+    print(f"\nautocli zero-shot: {rate['autocli'] / rate['pipeline']:.2f}x the pipeline; load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":
