@@ -310,6 +310,17 @@ def embed_table(records):
     return tbl
 
 
+@table(results.Match)
+def similar_table(records):
+    tbl = simple_table("rank", "#", "input", "score")
+    for rec in records:
+        if isinstance(rec, ErrorRecord):
+            error_rows(tbl, rec, 4)
+            continue
+        tbl.add_row(str(rec.rank), str(rec.index), _short(rec.input), _score(rec.score))
+    return tbl
+
+
 @table(results.Transcription)
 def transcribe_table(records):
     from rich.markup import escape

@@ -129,6 +129,17 @@ class Embedding:
     _text: str = ""
 
 
+# ---- similar -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Match:
+    index: int  # the input's position (a folder counts as its image files)
+    rank: int  # 1 = the most similar
+    score: float  # cosine similarity to the query in the model's shared space
+    input: str  # the file or the text
+
+
 # ---- transcribe --------------------------------------------------------------------------------
 
 

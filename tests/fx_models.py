@@ -29,7 +29,7 @@ from tests.fx_tokenizers import write_bpe_tokenizer, write_unigram_tokenizer, wr
 class Variant:
     """A config that changes the math, checked against transformers on its parity rows."""
 
-    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq", "vision" (fx_vision), "layout" (fx_layout)
+    fixture: str  # which builder saves it: "encoder" (here), "deberta" (fx_deberta), "decoder" (fx_decoders), "seq2seq", "vision" (fx_vision), "layout" (fx_layout), "clip" (fx_clip)
     model_type: str
     oracle: str  # transformers class-name prefix
     config: dict
@@ -60,6 +60,9 @@ _MLM_CLS = ("base", "masked-lm", "sequence-classification")
 _VIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, image_size=32, patch_size=8,
             encoder_stride=8)
 _GPT = dict(n_embd=32, n_layer=2, n_head=4, n_positions=96)
+_TOWER = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
+_CLIP = dict(text_config=dict(_TOWER, vocab_size=64, max_position_embeddings=40, eos_token_id=63),
+             vision_config=dict(_TOWER, image_size=32, patch_size=8), projection_dim=24)
 
 
 def _enc(model_type, oracle, tokenizer, config, tasks=()):
@@ -186,6 +189,8 @@ VARIANTS = {
     "layoutlmv3": Variant("layout", "layoutlmv3", "LayoutLMv3", dict(SMALL, max_position_embeddings=66, type_vocab_size=1,
                           coordinate_size=6, shape_size=4, input_size=32, patch_size=8, rel_pos_bins=8, max_rel_pos=16,
                           rel_2d_pos_bins=16, max_rel_2d_pos=64)),
+    # Images and texts (tests/fx_clip.py builds them with their processor and tokenizer): 32x32 inputs in 8x8 patches
+    "clip": Variant("clip", "clip", "CLIP", _CLIP),
 }
 
 

@@ -34,6 +34,7 @@ TF_TABLES = {
     "masked-image-modeling": "MODEL_FOR_MASKED_IMAGE_MODELING_MAPPING_NAMES",
     "audio-classification": "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES",
     "ctc": "MODEL_FOR_CTC_MAPPING_NAMES",
+    "zero-shot-image-classification": "MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES",
 }
 # Tasks beyond transformers' Auto tables: model types that have them (ELECTRA's discriminator).
 EXTRA_TASKS = {"replaced-token-detection": {"electra"}}

@@ -27,7 +27,7 @@ for _v in VARIANTS.values():
     CONFIGS.setdefault(_v.model_type, {**_v.config, "vocab_size": V})
 
 # task -> an architectures entry that declares it (heads sharing keys are told apart by it)
-ARCHITECTURE = {"base": "XModel", "causal-lm": "XForCausalLM", "seq2seq-lm": "XForConditionalGeneration",
+ARCHITECTURE = {"base": "XModel", "zero-shot-image-classification": "XModel", "causal-lm": "XForCausalLM", "seq2seq-lm": "XForConditionalGeneration",
                 "replaced-token-detection": "XForPreTraining", "next-sentence-prediction": "XForNextSentencePrediction"}
 # text families (image and audio families read files: their smoke rows live beside their fixtures)
 # (heads the registry says autocli deliberately does not run, `not_run`, have no module to build them)
@@ -97,9 +97,12 @@ def test_every_head_runs(smoke_root, model_type, task):
     folder = tiny_checkpoint(smoke_root / f"{model_type}-{task}", model_type, task)
     model = load_model_from_dir(folder, task, device="cpu", dtype="float32")
     assert not model.report.missing and not model.report.random, model.report
-    if registry.family(model_type).kind == "vision":
+    if registry.family(model_type).kind in ("vision", "image-text"):
         out = model(pixel_values=torch.randn(B, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
         assert tuple(out.shape) == _vision_shape(task, model_type) and torch.isfinite(out).all()
+        if model.module.kind == "image-text":  # the text tower, into the same space
+            out = model(*_inputs(task, model_type))
+            assert tuple(out.shape) == _vision_shape(task, model_type) and torch.isfinite(out).all()
         return
     ids, mask = _inputs(task, model_type)
     out = model(ids, mask)
@@ -111,6 +114,8 @@ def test_every_head_runs(smoke_root, model_type, task):
 def _vision_shape(task: str, model_type: str) -> tuple:
     """A 32x32 image in 8x8 patches: 16 patch tokens after the CLS (and DeiT's distillation) token."""
     tokens = 16 + (2 if model_type == "deit" else 1)
+    if model_type == "clip":  # embeddings in the shared space; the classifier reads the vision tower
+        return {"image-classification": (B, 3)}.get(task, (B, CONFIGS["clip"]["projection_dim"]))
     return {"base": (B, tokens, 32), "image-classification": (B, 3), "masked-image-modeling": (B, 3, 32, 32)}[task]
 
 

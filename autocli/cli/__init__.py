@@ -68,6 +68,7 @@ from autocli.cli import preprocess as _preprocess  # noqa: E402
 from autocli.cli import diff as _diff  # noqa: E402
 from autocli.cli import eval as _eval  # noqa: E402
 from autocli.cli import transcribe as _transcribe  # noqa: E402
+from autocli.cli import similar as _similar  # noqa: E402
 
 
 def _register(name: str, module) -> None:
@@ -84,6 +85,7 @@ for _name, _module in (
     ("choose", _choose), ("generate", _generate), ("download", _download), ("env", _env),
     ("diff", _diff), ("eval", _eval),
     ("transcribe", _transcribe),
+    ("similar", _similar),
 ):
     _register(_name, _module)
 

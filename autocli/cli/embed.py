@@ -18,7 +18,8 @@ EPILOG = (
     "  autocli embed sentence-transformers/all-MiniLM-L6-v2 \"A cat.\" \"A dog.\"\n\n"
     "  autocli embed ./bert --pooling cls --normalize --input corpus.txt > vectors.jsonl\n\n"
     "  autocli embed ./model \"hello\" --format table\n\n"
-    "  autocli embed google/vit-base-patch16-224 photo.jpg --pooling cls   # images: cls by default; audio: mean"
+    "  autocli embed google/vit-base-patch16-224 photo.jpg --pooling cls   # images: cls by default; audio: mean\n\n"
+    "  autocli embed openai/clip-vit-base-patch32 photo.jpg; autocli embed openai/clip-vit-base-patch32 --text \"a cat\"   # one space"
 )
 
 
@@ -34,6 +35,7 @@ def embed_cmd(
     texts: Annotated[Optional[list[str]], typer.Argument(help="Texts to embed ('-': stdin, one per line, at its place; none: stdin).", show_default=False)] = None,
     pooling: Annotated[Optional[Pooling], typer.Option("--pooling", help="Pooling over tokens; default: the checkpoint's, else mean.", show_default=False)] = None,
     normalize: Annotated[Optional[bool], typer.Option("--normalize/--no-normalize", help="L2-normalise the vectors; default: as the checkpoint says.", show_default=False)] = None,
+    text: Annotated[bool, typer.Option("--text", help="Image-text checkpoints (CLIP): the inputs are texts, embedded in the images' space.")] = False,
     *,
     shared: o.Shared,
 ) -> None:
@@ -44,6 +46,10 @@ def embed_cmd(
 
     items = shared.read(texts)
     ckpt, pre, loaded = shared.load(model, "base")
+    if hasattr(pre, "text") or text:
+        from autocli.cli.similar import embed_in_space
+
+        return embed_in_space(loaded, pre, items, text, pooling, normalize, shared)
     if hasattr(pre, "input"):
         from autocli.tasks.media import POOLING_OF, embed_media
 

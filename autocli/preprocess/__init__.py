@@ -32,12 +32,14 @@ MAX_CONFIG_BYTES = 1024 * 1024
 PROCESSORS: dict[str, str] = {}
 # speech: wav2vec2 and HuBERT checkpoints name the same extractor
 PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
-PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT")
+PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT", "CLIP")
                    for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
 # documents: the LayoutLM image processors, and the processors that pair them with the tokenizer
 PROCESSORS.update({f"LayoutLM{v}{suffix}": f"layout:LayoutLM{v}ImageProcessor" for v in ("v2", "v3")
                    for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
 PROCESSORS.update({f"LayoutLM{v}Processor": f"layout_processor:LayoutLM{v}Processor" for v in ("", "v2", "v3")})
+# images and texts: the image processor and the tokenizer, paired
+PROCESSORS.update({"CLIPProcessor": "clip:CLIPProcessor"})
 
 
 def processor_type(settings: dict, model_type: str | None) -> str | None:

@@ -152,6 +152,7 @@ class ImageProcessor:
     def __init__(self, name: str, settings: dict):
         d = {**self.DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
         self.name = name
+        self.do_convert_rgb = _flag(d, "do_convert_rgb", False)
         self.do_resize = _flag(d, "do_resize", True)
         self.size = read_size("size", d.get("size"), _flag(d, "default_to_square", True))
         self.resample = read_resample(d.get("resample", 2))
@@ -230,6 +231,8 @@ class ImageProcessor:
     def pixels(self, image):
         """Resized and cropped, still bytes: (H, W, 3) uint8."""
         np = need("numpy", "vision")
+        if self.do_convert_rgb:
+            image = on_white(image)
         if self.do_resize:
             height, width = self.size.of(image.height, image.width)
             image = image.resize((width, height), resample=self.resample)  # the same size: Pillow copies
@@ -256,6 +259,7 @@ class ImageProcessor:
     def settings(self) -> dict:
         return {
             "processor": self.name,
+            "do_convert_rgb": self.do_convert_rgb,
             "do_resize": self.do_resize,
             "size": self.size.shown(),
             "resample": FILTER_NAMES[self.resample],
@@ -270,6 +274,8 @@ class ImageProcessor:
 
     def steps(self) -> list[str]:
         out = ["decode, apply the EXIF orientation, convert to RGB"]
+        if self.do_convert_rgb:
+            out.append("composite a transparent colour onto white")
         if self.do_resize:
             out.append(f"resize to {self.size.shown()} ({FILTER_NAMES[self.resample]})")
         if self.do_center_crop:
@@ -286,6 +292,17 @@ def _too_large(path: str, size) -> UsageError:
     shown = f"{size[0]}x{size[1]} pixels" if size else "more pixels than allowed"
     return UsageError(f"{path}: {shown} is over the {MAX_PIXELS:,}-pixel limit (a decompression bomb?); refused before decoding",
                       "downscale the image first")
+
+
+def on_white(image):
+    """transformers' convert_to_rgb: transparency composited onto white. A palette image's transparent colour
+    survives the conversion to RGB as info["transparency"], so those pixels turn white."""
+    if "A" not in image.getbands() and image.info.get("transparency") is None:
+        return image
+    from PIL import Image
+
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
 
 
 def center_crop(a, height: int, width: int):
@@ -315,3 +332,18 @@ class DeiTImageProcessor(ImageProcessor):
     DEFAULTS = {"do_resize": True, "size": {"height": 256, "width": 256}, "resample": 3, "do_center_crop": True,
                 "crop_size": {"height": 224, "width": 224}, "do_rescale": True, "rescale_factor": 1 / 255,
                 "do_normalize": True, **_STANDARD}
+
+
+class CLIPImageProcessor(ImageProcessor):
+    """The shortest edge to `size` (bicubic), then a square crop: CLIP and the checkpoints that reuse its processor."""
+
+    DEFAULTS = {"do_resize": True, "size": {"shortest_edge": 224}, "default_to_square": False, "resample": 3,
+                "do_center_crop": True, "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+                "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": list(MEANS["openai_clip"][0]),
+                "image_std": list(MEANS["openai_clip"][1])}
+
+    def __init__(self, name: str, settings: dict):
+        if settings.get("use_square_size"):  # KOSMOS-2's older configs: a square of the shortest edge
+            edge = (settings.get("size") or {}).get("shortest_edge", 224) if isinstance(settings.get("size"), dict) else 224
+            settings = {**settings, "size": {"height": edge, "width": edge}}
+        super().__init__(name, settings)

@@ -26,6 +26,7 @@ TASKS = (
     "masked-image-modeling",
     "audio-classification",
     "ctc",
+    "zero-shot-image-classification",
 )
 TASK_ALIASES = {
     "feature-extraction": "base",
@@ -48,6 +49,7 @@ TASK_ALIASES = {
     "automatic-speech-recognition": "ctc",
     "asr": "ctc",
     "transcribe": "ctc",
+    "zero-shot": "zero-shot-image-classification",
 }
 # task -> transformers' Auto class (compat names it; `--task AutoModelForTokenClassification` works too).
 AUTO_CLASSES = {
@@ -65,6 +67,7 @@ AUTO_CLASSES = {
     "masked-image-modeling": "AutoModelForMaskedImageModeling",
     "audio-classification": "AutoModelForAudioClassification",
     "ctc": "AutoModelForCTC",
+    "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
 }
 # AutoModelForPreTraining is ELECTRA's discriminator but BERT's MLM + NSP pair: not a name for one task.
 TASK_ALIASES.update({cls.lower(): task for task, cls in AUTO_CLASSES.items() if task != "replaced-token-detection"})
@@ -94,7 +97,7 @@ ARCH_SUFFIXES = (
 # classifies audio clips).
 KIND_TASKS = {"audio": {"sequence-classification": "audio-classification"}}
 # What a family's inputs are: text families take token ids, the others decoded files.
-KIND_INPUTS = {"vision": "image", "audio": "audio", "document": "document"}
+KIND_INPUTS = {"vision": "image", "audio": "audio", "document": "document", "image-text": "image"}
 
 # Head key prefixes seen across families, for checkpoints of any model_type (inspect).
 GENERIC_HEAD_KEYS = (

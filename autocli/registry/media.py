@@ -44,3 +44,12 @@ FAMILIES.update({
         "base": (), "sequence-classification": _CLS, "token-classification": _CLS, "question-answering": _QA,
     }, kind="document", position_offset=True, processor="LayoutLMv3ImageProcessor", combined="LayoutLMv3Processor"),
 })
+
+# Images and texts in one space: CLIPModel's towers and projections sit at the top level (no prefix in the
+# checkpoint), and zero-shot scores need the contrastive head's projections and scale beside the towers;
+# CLIPForImageClassification is the vision tower with `classifier.` on its patch states.
+_CONTRASTIVE = ("logit_scale", "text_projection.", "visual_projection.")
+FAMILIES.update({
+    "clip": Family("clip", "clip", {"base": (), "zero-shot-image-classification": _CONTRASTIVE, "image-classification": _CLS},
+                   kind="image-text", processor="CLIPImageProcessor", combined="CLIPProcessor"),
+})

@@ -26,7 +26,7 @@ def classify_media(model, processor, items: Iterable, options: ClassifyOptions) 
     def post(logits, inputs, batch, slots, records):
         label_records(model.config, logits.float().cpu(), batch, slots, records, options)
 
-    return _stream(model, processor, items, options, post, "classify")
+    return stream_files(model, processor, items, options, post, "classify")
 
 
 def embed_media(model, processor, items: Iterable, options: EmbedOptions) -> Iterator:
@@ -45,7 +45,7 @@ def embed_media(model, processor, items: Iterable, options: EmbedOptions) -> Ite
         for item, slot, vec in zip(batch, slots, vectors.cpu().tolist()):
             records[slot] = Embedding(item.index, vec, item.shown)
 
-    return _stream(model, processor, items, options, post, "embed")
+    return stream_files(model, processor, items, options, post, "embed")
 
 
 def shortest_input(model) -> int:
@@ -83,7 +83,7 @@ def sharing(processor, raws: list) -> list[list[int]]:
     return list(groups.values())
 
 
-def _stream(model, processor, items: Iterable, options, post: Callable, desc: str) -> Iterator:
+def stream_files(model, processor, items: Iterable, options, post: Callable, desc: str) -> Iterator:
     def window(items: list, run: RunState) -> list:
         import torch
 
