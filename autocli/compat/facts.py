@@ -179,9 +179,9 @@ def _headers(ckpt, facts: Facts) -> None:
 
 
 def _preprocessor(ckpt, facts: Facts) -> None:
-    from autocli.preprocess import processor_settings
+    from autocli.preprocess import has_processor_settings, processor_settings
 
-    if not ckpt.has("preprocessor_config.json"):
+    if not has_processor_settings(ckpt):
         return
     try:
         facts.preprocessor = processor_settings(ckpt)

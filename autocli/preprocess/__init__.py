@@ -25,6 +25,9 @@ from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.extras import need
 
 PREPROCESSOR_CONFIG = "preprocessor_config.json"
+PROCESSOR_CONFIG = "processor_config.json"
+# processor_config.json's keys for the part that is not the tokenizer
+PROCESSOR_PARTS = ("image_processor", "feature_extractor")
 MAX_CONFIG_BYTES = 1024 * 1024
 
 # image_processor_type / feature_extractor_type -> "module:Class" under autocli.preprocess. transformers' own
@@ -52,14 +55,28 @@ def processor_type(settings: dict, model_type: str | None) -> str | None:
     return fam.processor if fam is not None and fam.processor else None
 
 
+def has_processor_settings(ckpt) -> bool:
+    return ckpt.has(PREPROCESSOR_CONFIG) or ckpt.has(PROCESSOR_CONFIG)
+
+
 def processor_settings(ckpt) -> dict:
-    """preprocessor_config.json as a dict; a clear error when the checkpoint has none."""
+    """preprocessor_config.json as a dict, or the image processor's / feature extractor's part of
+    processor_config.json (where transformers 5 saves a processor's settings, nested per part); a clear error
+    when the checkpoint has neither."""
     settings = ckpt.json(PREPROCESSOR_CONFIG, MAX_CONFIG_BYTES)
+    source = PREPROCESSOR_CONFIG
     if settings is None:
-        raise InvalidCheckpoint(f"{ckpt.name} has no {PREPROCESSOR_CONFIG}",
-                                "image and audio checkpoints ship one; copy it from the base model")
+        source = PROCESSOR_CONFIG
+        combined = ckpt.json(PROCESSOR_CONFIG, MAX_CONFIG_BYTES)
+        if combined is None:
+            raise InvalidCheckpoint(f"{ckpt.name} has no {PREPROCESSOR_CONFIG}",
+                                    "image and audio checkpoints ship one; copy it from the base model")
+        if not isinstance(combined, dict):
+            raise InvalidCheckpoint(f"{PROCESSOR_CONFIG} is not a JSON object", "fix the file")
+        parts = [combined[k] for k in PROCESSOR_PARTS if k in combined]
+        settings = parts[0] if parts else combined
     if not isinstance(settings, dict):
-        raise InvalidCheckpoint(f"{PREPROCESSOR_CONFIG} is not a JSON object", "fix the file")
+        raise InvalidCheckpoint(f"{source} is not a JSON object", "fix the file")
     return settings
 
 
