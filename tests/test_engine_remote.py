@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import assert_one_line_error
 from tests.fx_engine import comparable, kill_then_resume, manifests, ray_address, read_output, sentences, write_jsonl  # noqa: F401
 from tests.fx_models import build_checkpoint
-from tests.fx_vision import vision_checkpoints  # noqa: F401
+from tests.fx_vision import vision_checkpoints, vision_images  # noqa: F401
 
 moto_server = pytest.importorskip("moto.server")
 boto3 = pytest.importorskip("boto3")
@@ -248,14 +248,26 @@ def test_a_plain_run_reads_its_input_from_a_bucket(cli, classifier, bucket, tmp_
     assert "no such object" in missing.stderr
 
 
-def test_files_a_listing_in_a_bucket_names_are_refused_row_by_row(cli, vision_checkpoints, bucket, tmp_path):
+def test_image_files_a_listing_in_a_bucket_names_are_read_from_the_bucket(cli, vision_checkpoints, vision_images, bucket, tmp_path):
     import pyarrow as pa
 
-    pq.write_table(pa.table({"path": ["imgs/a.png", "/abs/b.png"]}), tmp_path / "photos.parquet")
+    model = vision_checkpoints["vit-cls"]
+    names = ["jpeg", "png_rgba", "gray"]
+    for name in names:
+        bucket.put(f"imgs/{name}{vision_images[name].suffix}", vision_images[name])
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    bucket.put("imgs/broken.png", tmp_path / "broken.png")
+    rel = [f"imgs/{n}{vision_images[n].suffix}" for n in names] + ["imgs/broken.png", "imgs/gone.png"]
+    pq.write_table(pa.table({"path": rel}), tmp_path / "photos.parquet")
     bucket.put("photos.parquet", tmp_path / "photos.parquet")
-    res = cli(["classify", vision_checkpoints["vit-cls"], "--input", bucket.uri("photos.parquet"), "--image-column", "path",
-               "--output", tmp_path / "out", "--format", "jsonl"])
+    res = cli(["classify", model, "--input", bucket.uri("photos.parquet"), "--image-column", "path",
+               "--output", tmp_path / "out", "--format", "jsonl", "--top-k", "2"])
     assert res.exit_code == 7, res.stderr
-    errors = [r["error"] for r in read_output(tmp_path / "out")]
-    assert errors[0]["message"] == f"{bucket.uri('imgs/a.png')}: image files are read from local paths only"
-    assert errors[0]["exit_code"] == 5 and errors[1]["message"].startswith("/abs/b.png: no such file")
+    got = read_output(tmp_path / "out")
+    plain = cli(["classify", model, *(vision_images[n] for n in names), "--format", "jsonl", "--top-k", "2"])
+    assert [r["scores"] for r in got[:3]] == [r["scores"] for r in plain.jsonl()]
+    errors = [r["error"] for r in got[3:]]
+    assert errors[0]["message"].startswith(f"{bucket.uri('imgs/broken.png')}: ") and "/tmp" not in errors[0]["message"]
+    assert "no such object" in errors[1]["message"] and errors[1]["exit_code"] == 2
+    direct = cli(["classify", model, bucket.uri(rel[0]), "--format", "jsonl", "--top-k", "2"])
+    assert direct.exit_code == 0 and direct.jsonl()[0]["scores"] == plain.jsonl()[0]["scores"]

@@ -11,12 +11,15 @@ written under its own name and its manifest after it, and only the manifest mark
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
 import glob
 import io
 import os
 import posixpath
+import shutil
+import tempfile
 
 from autocli.errors import AutocliError, NotReachable, Unsupported, UsageError
 
@@ -138,6 +141,37 @@ def open_input(file: str):
         return io.BufferedReader(filesystem.open_input_file(path), 1 << 20)
     except OSError as e:
         raise failure(e, file) from None
+
+
+# an image or audio object is copied to a temporary file before decoding: more than this is refused unread
+MAX_MEDIA_BYTES = 2 << 30
+
+
+@contextlib.contextmanager
+def local_copy(file: str):
+    """A local path holding `file`: the path itself, or a temporary copy of an object in a store (the decoders
+    read headers, seek and re-read, which a network stream does not do cheaply). Errors name the object."""
+    if not is_remote(file):
+        yield file
+        return
+    length = size(file)
+    if length > MAX_MEDIA_BYTES:
+        raise UsageError(f"{file}: {length} bytes is more than the {MAX_MEDIA_BYTES >> 30} GiB autocli copies from a store",
+                         "split the file, or copy it to this machine and pass the local path")
+    filesystem, path = locate(file)
+    suffix = posixpath.splitext(path)[1]
+    with tempfile.NamedTemporaryFile(suffix=suffix[:16] if suffix.isascii() else "") as tmp:
+        try:
+            with filesystem.open_input_stream(path) as handle:
+                shutil.copyfileobj(handle, tmp, 1 << 20)
+        except OSError as e:
+            raise failure(e, file) from None
+        tmp.flush()
+        try:
+            yield tmp.name
+        except AutocliError as e:
+            e.message = e.message.replace(tmp.name, file)
+            raise
 
 
 def arrow_source(file: str) -> tuple[str, object]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from autocli.engine import files as store
-from autocli.errors import Unsupported, UsageError
+from autocli.errors import UsageError
 from autocli.inputs import Inputs, Item, _lines, _parse_line
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}  # others: lines
@@ -223,9 +223,6 @@ class Feed:
                     item.error = UsageError(f"column {column!r} is {got}", f"every row needs {what} in {column!r}")
                 elif name in ("image", "audio"):
                     value = store.beside(self.shard.file, value)
-                    if store.is_remote(value):
-                        item.error = Unsupported(f"{value}: {name} files are read from local paths only",
-                                                 "copy them to this machine (e.g. aws s3 sync) and list local paths")
                 fields[name] = value
         if self.columns.id is None:
             return item.index

@@ -106,8 +106,16 @@ def normalized(x):
 
 
 def decode(path: str, rate: int):
-    """Decode, downmix and resample a file a block at a time -> (S,) float32; refused before decoding
-    when it is missing, not audio, empty, longer than MAX_SECONDS or its header claims more than it holds."""
+    """Decode, downmix and resample a file (or an object in a store) a block at a time -> (S,) float32; refused
+    before decoding when it is missing, not audio, empty, longer than MAX_SECONDS or its header claims more than
+    it holds."""
+    from autocli.engine.files import local_copy
+
+    with local_copy(path) as local:
+        return _decode(local, rate)
+
+
+def _decode(path: str, rate: int):
     import numpy as np
 
     from autocli.extras import need

@@ -176,7 +176,14 @@ class ImageProcessor:
     # --- decoding ---
 
     def load(self, path: str):
-        """The file as an RGB Pillow image; a file Pillow cannot read safely is a one-line UsageError."""
+        """The file (or an object in a store) as an RGB Pillow image; a file Pillow cannot read safely is a
+        one-line UsageError."""
+        from autocli.engine.files import local_copy
+
+        with local_copy(path) as local:
+            return self._decode(local)
+
+    def _decode(self, path: str):
         PIL = need("PIL", "vision")
         from PIL import Image, ImageOps
 
