@@ -15,6 +15,7 @@ from autocli import errors  # noqa: E402
 from autocli.backends import onnx_cache  # noqa: E402
 from autocli.models import load_model_from_dir  # noqa: E402
 from tests.fx_models import CONFIG_VARIANTS, ENCODER_PAIRS, build_checkpoint  # noqa: E402
+from tests.fx_vision import VISION_ROWS, vision_checkpoints  # noqa: E402,F401  (the fixture)
 from tests.test_parity_encoders import TOL, _batch, _max_delta  # noqa: E402
 
 ORT = dict(backend="onnxruntime", device="cpu")
@@ -187,3 +188,47 @@ def test_classify_backend_onnxruntime_subprocess(tiny_checkpoints, script):
     for g, w in zip(got, want):
         assert [s["label"] for s in g["scores"]] == [s["label"] for s in w["scores"]]
         assert max(abs(a["score"] - b["score"]) for a, b in zip(g["scores"], w["scores"])) <= TOL
+
+
+# --- images and audio: the same parity rows, through ONNX Runtime -------------------------------------------
+
+@pytest.mark.slow  # an export per row
+@pytest.mark.parametrize("name", list(VISION_ROWS))
+def test_vision_parity_onnxruntime(vision_checkpoints, name):
+    """At the configured size through the graph; other sizes (interpolated positions) through the torch forward."""
+    from tests.test_vision import _oracle_model, _oracle_out
+
+    cls_name, task, *_ = VISION_ROWS[name]
+    ours = load_model_from_dir(vision_checkpoints[name], task, **ORT)
+    assert ours.backend == "onnxruntime"
+    oracle = _oracle_model(vision_checkpoints[name], cls_name)
+    torch.manual_seed(1)
+    for hw in [(32, 32)] if task == "masked-image-modeling" else [(32, 32), (48, 40)]:
+        pixels = torch.randn(3, 3, *hw)
+        field, out = _oracle_out(oracle, task, pixels, interpolate=hw != (32, 32))
+        got, want = ours(pixel_values=pixels.numpy()), getattr(out, field)
+        assert got.shape == want.shape and float((got - want).abs().max()) <= TOL
+
+
+def _audio_rows():
+    from tests.test_parity_audio import ROWS
+
+    return [r for r in ROWS if r[2] == "new"]
+
+
+@pytest.mark.slow  # an export per row, the slowest ones (the conv feature encoder)
+@pytest.mark.parametrize("variant,task,layout", _audio_rows(), ids=lambda v: str(v))
+def test_audio_parity_onnxruntime(audio_root, variant, task, layout):
+    from tests.fx_audio import audio_oracle, build_audio_checkpoint
+    from tests.test_parity_audio import _batch as audio_batch
+    from tests.test_parity_audio import _oracle_out as audio_out
+
+    folder = build_audio_checkpoint(audio_root, variant, task, weight_layout=layout)
+    ours = load_model_from_dir(folder, task, **ORT)
+    assert ours.backend == "onnxruntime"
+    ref = audio_oracle(folder, variant, task)
+    x, mask = audio_batch()
+    for m in (mask, None):  # without a mask the graph gets one of all ones: the same numbers
+        want = audio_out(ref, task, x, m)
+        got = ours(input_values=x, attention_mask=m)
+        assert tuple(got.shape) == tuple(want.shape) and float((got - want).abs().max()) <= TOL

@@ -14,7 +14,7 @@ from autocli.errors import Unsupported
 NAMES = ("auto", "torch", "onnxruntime")
 # The model kinds whose forward ran faster under ONNX Runtime than torch eager here (bench/RESULTS.md, the
 # onnxruntime section): `auto` picks it for them, on CPU in float32, once their graph is in the cache.
-AUTO_KINDS = ("encoder", "vision")
+AUTO_KINDS = ("encoder", "vision", "audio")
 # The kinds the exporter handles: one forward from the inputs to the task output.
 KINDS = ("encoder", "vision", "audio")
 
