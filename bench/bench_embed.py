@@ -105,10 +105,9 @@ def spawn(row: str, n: int, batch_size: int, threads: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sentences", type=int, default=10000)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batch-sizes", default="32,64,128")
+    for flag, default in (("--sentences", 10000), ("--rounds", 3), ("--threads", 2)):
+        p.add_argument(flag, type=int, default=default)
+    p.add_argument("--batch-sizes", default="32,64,128", help="sentence-transformers batch sizes to try")
     p.add_argument("--quick", action="store_true", help="2000 sentences, 2 rounds, sentence-transformers batch sizes 32,64")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
