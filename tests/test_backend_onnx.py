@@ -232,3 +232,19 @@ def test_audio_parity_onnxruntime(audio_root, variant, task, layout):
         want = audio_out(ref, task, x, m)
         got = ours(input_values=x, attention_mask=m)
         assert tuple(got.shape) == tuple(want.shape) and float((got - want).abs().max()) <= TOL
+
+
+def test_hub_checkpoint_graph_beside_it_in_the_hf_cache(hub, tiny_checkpoints):
+    """A Hub checkpoint's graph lives in its own Hugging Face cache folder, under the commit it was built from."""
+    from autocli.tasks import load
+
+    commit = hub.add_repo("org/cls", tiny_checkpoints["bert", "sequence-classification"])["main"]
+    _, _, m = load("org/cls", "sequence-classification", device="cpu", backend="onnxruntime", quiet=True)
+    assert m.backend == "onnxruntime"
+    graph = hub.cache_dir / "models--org--cls" / "autocli-onnx" / commit
+    found = list(graph.glob(f"*/{onnx_cache.GRAPH}"))
+    assert len(found) == 1 and (found[0].parent / onnx_cache.MANIFEST).is_file()
+    manifest = json.loads((found[0].parent / onnx_cache.MANIFEST).read_text())
+    assert manifest["built_from"]["commit"] == commit and manifest["built_from"]["checkpoint"] == "org/cls"
+    _, _, again = load("org/cls", "sequence-classification", device="cpu", backend="auto", quiet=True, offline=True)
+    assert again.backend == "onnxruntime"  # auto: the cached graph, offline

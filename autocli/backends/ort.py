@@ -54,7 +54,9 @@ class OrtModule:
         return True
 
     def __getattr__(self, name):
-        return getattr(self.__dict__["torch_module"], name)
+        if name == "torch_module":  # not set yet (a copy being built): no module to ask
+            raise AttributeError(name)
+        return getattr(self.torch_module, name)
 
 
 def session(ort, graph):
