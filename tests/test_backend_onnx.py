@@ -65,6 +65,15 @@ def test_unrunnable_settings_refused(tiny_checkpoints, load_kw, reason):
     assert e.value.exit_code == 5 and "--backend torch" in e.value.hint
 
 
+def test_document_model_refused_and_auto_stays_on_torch(layout_checkpoints):
+    """A document model's forward also reads boxes (and pixels): the exporter does not feed them."""
+    folder = layout_checkpoints["v1-tok"]
+    with pytest.raises(errors.Unsupported, match="layoutlm models") as e:
+        load_model_from_dir(folder, "token-classification", **ORT)
+    assert e.value.exit_code == 5
+    assert load_model_from_dir(folder, "token-classification", device="cpu", backend="auto").backend == "torch"
+
+
 def test_decoder_refused(decoder_root):
     from tests.fx_decoders import build_decoder
 

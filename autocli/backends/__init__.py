@@ -50,6 +50,8 @@ def why_not(loaded) -> str | None:
     """Why the onnxruntime backend cannot run this model (None: it can)."""
     if _kind(loaded) not in KINDS:
         return f"the onnxruntime backend runs encoder, vision and audio models, not {_kind(loaded)} ones"
+    if type(loaded.module).forward is not _task_forward():  # more inputs than the exporter feeds (document boxes...)
+        return f"the onnxruntime backend does not run {loaded.config.model_type} models (their forward takes more inputs)"
     if loaded.device.type != "cpu":
         return f"the onnxruntime backend runs on the CPU, not {loaded.device.type}"
     if str(loaded.dtype) != "torch.float32":
@@ -70,6 +72,12 @@ def attach(loaded, ckpt, quiet: bool = False) -> None:
 
     loaded.module = OrtModule.open(loaded, ckpt, quiet)
     loaded.backend = "onnxruntime"
+
+
+def _task_forward():
+    from autocli.models._task import TaskModel
+
+    return TaskModel.forward
 
 
 def _kind(loaded) -> str:
