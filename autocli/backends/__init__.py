@@ -50,6 +50,8 @@ def why_not(loaded) -> str | None:
     """Why the onnxruntime backend cannot run this model (None: it can)."""
     if _kind(loaded) not in KINDS:
         return f"the onnxruntime backend runs encoder, vision and audio models, not {_kind(loaded)} ones"
+    if _kind(loaded) == "vision" and not hasattr(getattr(loaded.module.backbone, "embeddings", None), "image_hw"):
+        return f"the onnxruntime backend does not run {loaded.config.model_type} image models"
     if type(loaded.module).forward is not _task_forward():  # more inputs than the exporter feeds (document boxes...)
         return f"the onnxruntime backend does not run {loaded.config.model_type} models (their forward takes more inputs)"
     if loaded.device.type != "cpu":

@@ -81,9 +81,14 @@ def export(loaded, ckpt, quiet: bool = False):
     sample = example_inputs(loaded, names)
     try:
         with _quiet_export(), torch.no_grad():
-            torch.onnx.export(loaded.module, sample, str(staging / onnx_cache.GRAPH), input_names=list(names), output_names=["output"],
-                              dynamic_shapes=_dynamic(sample), opset_version=onnx_cache.OPSET, dynamo=True, external_data=True,
-                              verbose=False)
+            try:
+                torch.onnx.export(loaded.module, sample, str(staging / onnx_cache.GRAPH), input_names=list(names), output_names=["output"],
+                                  dynamic_shapes=_dynamic(sample), opset_version=onnx_cache.OPSET, dynamo=True, external_data=True,
+                                  verbose=False)
+            except Exception as e:  # the tracer's refusals have no common type: say which model, not its stack
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise Unsupported(f"this {loaded.config.model_type} model could not be exported to ONNX ({first})",
+                                  "use --backend torch") from None
         verify(loaded, staging / onnx_cache.GRAPH, sample, names)
     except Exception:
         import shutil
