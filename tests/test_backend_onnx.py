@@ -257,3 +257,18 @@ def test_hub_checkpoint_graph_beside_it_in_the_hf_cache(hub, tiny_checkpoints):
     assert manifest["built_from"]["commit"] == commit and manifest["built_from"]["checkpoint"] == "org/cls"
     _, _, again = load("org/cls", "sequence-classification", device="cpu", backend="auto", quiet=True, offline=True)
     assert again.backend == "onnxruntime"  # auto: the cached graph, offline
+
+
+def test_deberta_through_the_graph_and_modernbert_refused_in_one_line(deberta_root):
+    """DeBERTa-v2's relative attention exports; ModernBERT's unpadding does not trace: exit 5, no tracer report."""
+    from tests.fx_deberta import VARIANTS, build_family_checkpoint
+
+    deberta = build_family_checkpoint(deberta_root, "deberta-v2", "sequence-classification", next(iter(VARIANTS["deberta-v2"])))
+    m = load_model_from_dir(deberta, "sequence-classification", **ORT)
+    ids, mask = torch.randint(5, 90, (3, 11)), torch.ones(3, 11, dtype=torch.long)
+    mask[1, 6:] = 0
+    assert float((m(ids, mask) - m.module.torch_module(ids, mask, None)).abs().max()) <= TOL
+    modern = build_family_checkpoint(deberta_root, "modernbert", "sequence-classification", next(iter(VARIANTS["modernbert"])))
+    with pytest.raises(errors.Unsupported, match="could not be exported to ONNX") as e:
+        load_model_from_dir(modern, "sequence-classification", **ORT)
+    assert "\n" not in e.value.message and "\x1b" not in e.value.message and "--backend torch" in e.value.hint

@@ -7,7 +7,9 @@ torch tensors; anything else (the backbone's frame arithmetic, the config) is re
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import re
 import sys
 import warnings
 
@@ -86,7 +88,7 @@ def export(loaded, ckpt, quiet: bool = False):
                                   dynamic_shapes=_dynamic(sample), opset_version=onnx_cache.OPSET, dynamo=True, external_data=True,
                                   verbose=False)
             except Exception as e:  # the tracer's refusals have no common type: say which model, not its stack
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                first = (re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines() or [type(e).__name__])[0][:200]
                 raise Unsupported(f"this {loaded.config.model_type} model could not be exported to ONNX ({first})",
                                   "use --backend torch") from None
         verify(loaded, staging / onnx_cache.GRAPH, sample, names)
@@ -156,12 +158,13 @@ def _dynamic(sample) -> tuple:
 
 @contextlib.contextmanager
 def _quiet_export():
-    """The exporter's progress lines go to stdout, where the records go: send them to stderr, warnings away."""
-    levels = {name: logging.getLogger(name).level for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript")}
+    """The exporter's progress lines and reports would land among the records and the one-line errors: kept apart."""
+    levels = {name: logging.getLogger(name).level for name in ("torch.onnx", "torch.export", "torch._export", "torch._dynamo", "torch.fx", "onnxscript")}
     for name in levels:
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        chatter = io.StringIO()
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
