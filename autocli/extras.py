@@ -19,6 +19,7 @@ EXTRAS = {
     "parquet": "reading and writing Parquet",
     "ray": "--engine ray",
     "remote": "reading and writing s3:// and gs:// objects",
+    "onnx": "--backend onnxruntime",
 }
 
 

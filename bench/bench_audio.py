@@ -1,6 +1,6 @@
 """`autocli transcribe` against transformers' automatic-speech-recognition pipeline, same checkpoint, same audio.
 
-    python bench/bench_audio.py [--seconds 60] [--rounds 2] [--threads 2]
+    python bench/bench_audio.py [--seconds 60] [--rounds 2] [--threads 2] [--onnxruntime] [--quick]
 
 A random wav2vec2-base-sized CTC model (config as facebook/wav2vec2-base-960h: hidden 768, 12 layers, group-norm
 feature encoder, 32 letters) is built once with transformers into bench/out/, with a noisy tone of --seconds at
@@ -10,6 +10,7 @@ feature encoder, 32 letters) is built once with transformers into bench/out/, wi
   autocli, whole           the transcribe task on the file (decode, downmix, resample included), --chunk-length 0
   pipeline, chunks 30 s    the same with chunk_length_s=30 (stride 5 s each side)
   autocli, chunks 30 s     the transcribe task with its defaults (--chunk-length 30, stride 5 s)
+  ... (onnxruntime)        with --onnxruntime: both autocli rows again on --backend onnxruntime (graph cached first)
 
 The pipeline gets the array autocli decodes (it would need ffmpeg for the file and torchaudio to resample);
 its decoding is not timed, autocli's is. Transcripts are checked equal. Model loading is excluded.
@@ -81,7 +82,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--onnxruntime", action="store_true", help="add the autocli rows on --backend onnxruntime")
+    p.add_argument("--quick", action="store_true", help="20 s of audio")
     args = p.parse_args()
+    if args.quick:
+        args.seconds = 20.0
 
     import torch
     from transformers import pipeline
@@ -93,7 +98,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     folder, wav = build(), recording(args.seconds)
-    ckpt, proc, ours = load(str(folder), "ctc", device="cpu")
+    ckpt, proc, ours = load(str(folder), "ctc", device="cpu", backend="torch")
+    ort = load(str(folder), "ctc", device="cpu", backend="onnxruntime")[2] if args.onnxruntime else None
     decoder = load_ctc_decoder(ckpt)
     samples = proc.load(str(wav))
     pipe = pipeline("automatic-speech-recognition", model=str(folder), device="cpu")
@@ -101,9 +107,9 @@ def main() -> None:
           f"CPU: {cpu_name()}; torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}); "
           f"load average {os.getloadavg()[0]:.2f}\n")
 
-    def ours_run(chunk: float):
+    def ours_run(chunk: float, model=ours):
         items = [Item(0, {"audio": str(wav)})]
-        return lambda: next(iter(transcribe(ours, proc, decoder, items, TranscribeOptions(batch_size=1, quiet=True, chunk_length=chunk)))).text
+        return lambda: next(iter(transcribe(model, proc, decoder, items, TranscribeOptions(batch_size=1, quiet=True, chunk_length=chunk)))).text
 
     def pipe_run(chunk: float):
         kw = {"chunk_length_s": chunk} if chunk else {}
@@ -111,13 +117,16 @@ def main() -> None:
 
     rows = {"pipeline, whole": pipe_run(0), "autocli, whole": ours_run(0),
             "pipeline, chunks 30 s": pipe_run(30), "autocli, chunks 30 s": ours_run(30)}
+    if ort is not None:
+        rows.update({"autocli, whole (onnxruntime)": ours_run(0, ort), "autocli, chunks 30 s (onnxruntime)": ours_run(30, ort)})
+        ours_run(0, ort)()  # warm-up
     best, texts = {name: float("inf") for name in rows}, {}
     ours_run(0)()  # warm-up (first-call allocations)
     for _ in range(args.rounds):
         for name, fn in rows.items():
             seconds, texts[name] = timed(fn)
             best[name] = min(best[name], seconds)
-    same = texts["pipeline, whole"] == texts["autocli, whole"] and texts["pipeline, chunks 30 s"] == texts["autocli, chunks 30 s"]
+    same = all(texts[name] == texts["pipeline, whole" if "whole" in name else "pipeline, chunks 30 s"] for name in rows)
     print(f"| {args.seconds:g} s of audio | seconds (best of {args.rounds}) | x real time | vs pipeline |\n|---|---:|---:|---:|")
     for name, s in best.items():
         base = best["pipeline, whole" if "whole" in name else "pipeline, chunks 30 s"]

@@ -1,6 +1,7 @@
 """`autocli classify` against transformers' text-classification pipeline, same checkpoint, same sentences.
 
     python bench/bench_classify.py [--sentences 1000] [--rounds 2] [--threads 2] [--pipeline-batch-sizes 1,8,32]
+                                   [--backends torch,onnxruntime] [--quick]
 
 A random bert-base-sized classifier (hidden 768, 12 layers, vocab 30522, MiniLM's tokenizer) is built once
 with transformers into bench/out/. Sentences of 5-60 words are generated from a fixed seed. Rows:
@@ -8,7 +9,8 @@ with transformers into bench/out/. Sentences of 5-60 words are generated from a 
   pipeline (batch N)   transformers' pipeline("text-classification") on the list, at each batch size tried on
                        a quarter of the sentences; the best one runs in the timed rounds
   autocli classify     the classify task on the loaded model: tokenization, length-sorted batches of 32,
-                       softmax and labels (model loading excluded, as for the others)
+                       softmax and labels (model loading excluded, as for the others), once per --backends
+                       entry (onnxruntime: the graph exported and cached before timing)
   roofline             the transformers model fed length-sorted, pre-tokenized batches of 32 directly
 
 Throughput is real tokens/s (padding not counted). Rows are interleaved in each round (the machine drifts)
@@ -20,8 +22,11 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's autocli
 
 OUT = Path(__file__).resolve().parent / "out" / "bert-base-classify"
 BATCH = 32
@@ -67,7 +72,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pipeline-batch-sizes", default="1,8,32")
+    p.add_argument("--backends", default="torch,onnxruntime", help="autocli rows, one per backend")
+    p.add_argument("--quick", action="store_true", help="300 sentences, pipeline batch sizes 8,32")
     args = p.parse_args()
+    if args.quick:
+        args.sentences, args.pipeline_batch_sizes = 300, "8,32"
 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -84,7 +93,11 @@ def main() -> None:
     real = sum(lengths)
     print(f"checkpoint: {folder}\nsentences: {len(texts)}, {real / len(texts):.1f} tokens on average, threads: {args.threads}\n")
 
-    _, tok, ours = load(str(folder), "sequence-classification", device="cpu")
+    import os
+
+    print(f"load average {os.getloadavg()[0]:.2f} at the start\n")
+    ours = {b: load(str(folder), "sequence-classification", device="cpu", backend=b) for b in args.backends.split(",")}
+    tok = next(iter(ours.values()))[1]
     pipe = pipeline("text-classification", model=str(folder), device="cpu")
     model = AutoModelForSequenceClassification.from_pretrained(str(folder)).eval()
     items = [Item(i, {"text": t}) for i, t in enumerate(texts)]
@@ -94,8 +107,8 @@ def main() -> None:
     def run_pipeline(bs: int, subset=texts):
         return lambda: pipe(subset, batch_size=bs)
 
-    def run_autocli():
-        list(classify(ours, tok, items, ClassifyOptions(batch_size=BATCH, quiet=True)))  # records stream: consume them
+    def run_autocli(backend: str):
+        return lambda: list(classify(ours[backend][2], tok, items, ClassifyOptions(batch_size=BATCH, quiet=True)))  # consume the stream
 
     def run_roofline():
         with torch.inference_mode():
@@ -108,9 +121,11 @@ def main() -> None:
     for bs in [int(b) for b in args.pipeline_batch_sizes.split(",")]:
         tried[bs] = quarter_tokens / timed(run_pipeline(bs, quarter))
     best_bs = max(tried, key=tried.get)
-    run_autocli()  # warm-up (first-call allocations)
+    for b in ours:
+        run_autocli(b)()  # warm-up (first-call allocations)
 
-    rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs), "autocli classify": run_autocli, "roofline (sorted batches of 32, transformers model)": run_roofline}
+    rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs),
+            **{f"autocli classify ({b})": run_autocli(b) for b in ours}, "roofline (sorted batches of 32, transformers model)": run_roofline}
     best = {name: 0.0 for name in rows}
     for _ in range(args.rounds):
         for name, fn in rows.items():
@@ -119,11 +134,15 @@ def main() -> None:
     print("| pipeline batch size (on a quarter) | real tokens/s |\n|---|---:|")
     for bs, v in tried.items():
         print(f"| {bs} | {v:.0f} |")
-    pipe_best, ours_best, roof = best.values()
+    names = list(best)
+    pipe_best, roof = best[names[0]], best[names[-1]]
     print(f"\n| {len(texts)} sentences | real tokens/s | vs pipeline | vs roofline |\n|---|---:|---:|---:|")
     for name, v in best.items():
         print(f"| {name} | {v:.0f} | {v / pipe_best:.2f}x | {100 * v / roof:.0f}% |")
-    print(f"\nautocli classify: {ours_best / pipe_best:.2f}x the pipeline's best, {100 * ours_best / roof:.0f}% of the roofline")
+    for b in ours:
+        v = best[f"autocli classify ({b})"]
+        print(f"autocli classify ({b}): {v / pipe_best:.2f}x the pipeline's best, {100 * v / roof:.0f}% of the roofline")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`autocli tag` and `autocli qa` against transformers, same bert-base-sized checkpoints, same inputs.
 
     python bench/bench_tag_qa.py [--only tag|qa] [--sentences 1000] [--contexts 30] [--context-words 1000]
-                                 [--rounds 2] [--threads 2] [--batch-sizes 1,8,32]
+                                 [--rounds 2] [--threads 2] [--batch-sizes 1,8,32] [--onnxruntime] [--quick]
 
 Random bert-base-sized checkpoints (hidden 768, 12 layers, vocab 30522, MiniLM's tokenizer) are built once
 with transformers into bench/out/: a token classifier with 9 CoNLL-style labels (O, B-/I- PER ORG LOC MISC)
@@ -241,7 +241,8 @@ def bench_qa(args, sizes: list[int]) -> None:
     pairs = contexts(folder, args.contexts, args.context_words)
     hf_tok = AutoTokenizer.from_pretrained(str(folder))
     model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
-    _, tok, ours = load(str(folder), "question-answering", device="cpu")
+    _, tok, ours = load(str(folder), "question-answering", device="cpu", backend="torch")
+    ort = load(str(folder), "question-answering", device="cpu", backend="onnxruntime")[2] if args.onnxruntime else None
     items = [Item(i, {"question": q, "context": c}) for i, (q, c) in enumerate(pairs)]
     options = QAOptions(batch_size=BATCH, quiet=True, max_length=QA_MAX_LENGTH, doc_stride=QA_STRIDE)
 
@@ -258,8 +259,8 @@ def bench_qa(args, sizes: list[int]) -> None:
     def run_baseline(bs: int, subset=pairs):
         return lambda: windowed_baseline(model, hf_tok, subset, bs)
 
-    def run_autocli():
-        return list(qa(ours, tok, items, options))  # records stream: consume them
+    def run_autocli(model=ours):
+        return lambda: list(qa(model, tok, items, options))  # records stream: consume them
 
     def run_roofline():
         with torch.inference_mode():
@@ -279,9 +280,14 @@ def bench_qa(args, sizes: list[int]) -> None:
     for bs, v in tried.items():
         print(f"| {bs} | {v:.2f} |")
     base, roof = f"windowed baseline (v4 QA pipeline steps, batch {best_bs}, best)", f"roofline (same windows, batches of {BATCH}, transformers model)"
-    best = best_of({base: run_baseline(best_bs), "autocli qa": run_autocli, roof: run_roofline}, args.rounds, len(pairs))
+    mine = {"autocli qa": run_autocli()}
+    if ort is not None:
+        list(qa(ort, tok, items[:check], options))  # warm-up
+        mine["autocli qa (onnxruntime)"] = run_autocli(ort)
+    best = best_of({base: run_baseline(best_bs), **mine, roof: run_roofline}, args.rounds, len(pairs))
     table(f"qa, {len(pairs)} contexts", "contexts/s", best, base, roof)
-    print(f"\nautocli qa: {best['autocli qa'] / best[base]:.2f}x the windowed baseline's best (target 1.3x)")
+    for name in mine:
+        print(f"\n{name}: {best[name] / best[base]:.2f}x the windowed baseline's best (target 1.3x)")
 
 
 def main() -> None:
@@ -293,7 +299,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-sizes", default="1,8,32")
+    p.add_argument("--onnxruntime", action="store_true", help="qa: add an autocli row on --backend onnxruntime")
+    p.add_argument("--quick", action="store_true", help="300 sentences, 8 contexts, batch sizes 8,32")
     args = p.parse_args()
+    if args.quick:
+        args.sentences, args.contexts, args.batch_sizes = 300, 8, "8,32"
 
     import torch
 

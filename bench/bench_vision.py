@@ -1,6 +1,7 @@
 """`autocli classify` on image files against transformers' image-classification pipeline, same checkpoint, same files.
 
     python bench/bench_vision.py [--images 200] [--rounds 2] [--threads 2] [--pipeline-batch-sizes 1,8,32] [--batch-size 8]
+                                 [--onnxruntime] [--quick]
 
 A random ViT-base classifier (google/vit-base-patch16-224's config: hidden 768, 12 layers, 224x224, patch 16,
 1000 labels) and its ViTImageProcessor config are built once with transformers into bench/out/. The images are
@@ -11,6 +12,7 @@ Rows, all from the file paths (decoding and preprocessing included, model loadin
                        tried on a quarter of the images; the best one runs in the timed rounds
   autocli classify     the classify task on the loaded model (tasks.media.classify_media): decode, preprocess,
                        batches of --batch-size, softmax and top-5 labels
+  ... (onnxruntime)    with --onnxruntime: autocli classify again on --backend onnxruntime (graph cached first)
   forward only         the transformers model on pixel_values prepared beforehand, in batches of --batch-size:
                        what is left when preprocessing costs nothing
 
@@ -72,7 +74,11 @@ def main() -> None:
     p.add_argument("--pipeline-batch-sizes", default="1,8,32")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--onnxruntime", action="store_true", help="add an autocli row on --backend onnxruntime")
+    p.add_argument("--quick", action="store_true", help="48 images, pipeline batch sizes 8,32")
     args = p.parse_args()
+    if args.quick:
+        args.images, args.pipeline_batch_sizes = 48, "8,32"
 
     import torch
     from transformers import AutoImageProcessor, AutoModelForImageClassification, pipeline
@@ -89,7 +95,8 @@ def main() -> None:
     print(f"checkpoint: {folder}\nimages: {len(paths)} JPEGs of {', '.join(f'{w}x{h}' for w, h in SIZES)}, threads: {args.threads}, "
           f"load average {os.getloadavg()[0]:.2f}\n")
 
-    _, processor, ours = load(str(folder), "sequence-classification", device="cpu")
+    _, processor, ours = load(str(folder), "sequence-classification", device="cpu", backend="torch")
+    ort = load(str(folder), "sequence-classification", device="cpu", backend="onnxruntime")[2] if args.onnxruntime else None
     pipe = pipeline("image-classification", model=str(folder), device="cpu")
     hf_proc = AutoImageProcessor.from_pretrained(str(folder))
     model = AutoModelForImageClassification.from_pretrained(str(folder)).eval()
@@ -100,8 +107,8 @@ def main() -> None:
     def run_pipeline(bs: int, subset=paths):
         return lambda: pipe(subset, batch_size=bs, top_k=5)
 
-    def run_autocli():
-        list(classify_media(ours, processor, items, ClassifyOptions(batch_size=B, quiet=True, top_k=5)))
+    def run_autocli(model=ours):
+        return lambda: list(classify_media(model, processor, items, ClassifyOptions(batch_size=B, quiet=True, top_k=5)))
 
     def run_forward():
         with torch.inference_mode():
@@ -121,7 +128,8 @@ def main() -> None:
     best_bs = max(tried, key=tried.get)
     list(classify_media(ours, processor, items[:B], ClassifyOptions(batch_size=B, quiet=True, top_k=5)))  # warm-up
 
-    rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs), f"autocli classify (batch {B})": run_autocli,
+    rows = {f"transformers pipeline (batch {best_bs}, best)": run_pipeline(best_bs), f"autocli classify (batch {B})": run_autocli(),
+            **({f"autocli classify (batch {B}, onnxruntime)": run_autocli(ort)} if ort is not None else {}),
             f"forward only (transformers model, batch {B})": run_forward}
     pre_rows = {"transformers: load_image + AutoImageProcessor": pre_transformers, "autocli: processor.load + processor": pre_autocli}
     best = {name: 0.0 for name in [*rows, *pre_rows]}
@@ -139,8 +147,9 @@ def main() -> None:
     print(f"\n| preprocessing alone, {len(paths)} images | images/s | ms/image |\n|---|---:|---:|")
     for name in pre_rows:
         print(f"| {name} | {best[name]:.1f} | {1000 / best[name]:.2f} |")
-    ours_best = best[f"autocli classify (batch {B})"]
-    print(f"\nautocli classify: {ours_best / pipe_best:.2f}x the pipeline's best; load average {os.getloadavg()[0]:.2f} at the end")
+    for name in [n for n in rows if n.startswith("autocli")]:
+        print(f"\n{name}: {best[name] / pipe_best:.2f}x the pipeline's best")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
 if __name__ == "__main__":

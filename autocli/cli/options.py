@@ -21,6 +21,12 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
+class Backend(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
 class Engine(str, Enum):
     local = "local"
     ray = "ray"
@@ -114,6 +120,12 @@ DTypeOpt = Annotated[
         "--dtype", parser=parse_dtype, metavar="auto|float32|bfloat16|float16",
         help="Compute dtype (also fp32, bf16, fp16); auto = float32 on CPU, the checkpoint's dtype on GPU.", rich_help_panel=RUN,
     ),
+]
+BackendOpt = Annotated[
+    Backend,
+    typer.Option("--backend", help="What runs the forward of encoder, image and audio models: torch; onnxruntime (the model "
+                 "exported to ONNX once, cached beside the checkpoint; CPU, float32; pip install 'autocli[onnx]'); auto: "
+                 "onnxruntime where it measured faster and its graph is cached, else torch.", rich_help_panel=RUN),
 ]
 TokenizerSource = Annotated[
     Optional[str],
@@ -242,6 +254,7 @@ SHARED = {
     "max_length": (MaxLength, None),
     "device": (DeviceOpt, DEVICE),
     "dtype": (DTypeOpt, DTYPE),
+    "backend": (BackendOpt, Backend.auto),
     "allow_random_head": (AllowRandomHead, False),
     "allow_pickle": (AllowPickle, False),
     "tokenizer_source": (TokenizerSource, None),
@@ -290,6 +303,7 @@ class Shared:
     max_length: Optional[int] = None
     device: str = DEVICE
     dtype: str = DTYPE
+    backend: Backend = Backend.auto
     allow_random_head: bool = False
     allow_pickle: bool = False
     tokenizer_source: Optional[str] = None
@@ -367,7 +381,7 @@ class Shared:
         """tasks.load with these options -> (ckpt, tokenizer, model); kw overrides (qa's own max_length)."""
         from autocli.tasks import load
 
-        args = dict(device=self.device, dtype=self.dtype, allow_random_head=self.allow_random_head, allow_pickle=self.allow_pickle,
+        args = dict(device=self.device, dtype=self.dtype, backend=self.backend.value, allow_random_head=self.allow_random_head, allow_pickle=self.allow_pickle,
                     tokenizer_source=self.tokenizer_source, max_length=self.max_length, verbose=self.verbose, **self.hub)
         return self.keep(("load", model, task, repr(sorted(kw.items()))), lambda: load(model, task, **{**args, **kw}))
 

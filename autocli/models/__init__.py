@@ -42,6 +42,7 @@ class LoadedModel:
     max_positions: int | None = None  # longest row the position embeddings allow
     vocab_size: int | None = None  # ids must be below it
     type_vocab_size: int | None = None  # token type ids must be below it
+    backend: str = "torch"  # what runs `module`'s forward (autocli.backends)
 
     def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, *, pixel_values=None, input_values=None):
         """Task output for token ids (multiple-choice takes (B, C, T) -> (B, C)), or for what a vision or audio
@@ -99,21 +100,30 @@ class LoadedModel:
                                     "the tokenizer and config.json type_vocab_size disagree")
 
 
-def load_model(ckpt, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False) -> LoadedModel:
-    """Load a resolved autocli.checkpoint.Checkpoint for one task."""
+def load_model(ckpt, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False,
+               backend="torch", quiet=False) -> LoadedModel:
+    """Load a resolved autocli.checkpoint.Checkpoint for one task; backend (autocli.backends.NAMES) says what
+    runs its forward."""
     config = ckpt.config()
     pickles = [] if ckpt.weight_files() or not allow_pickle else list(ckpt.pickle_files() or [])
     # Pickle only where there are no safetensors at all, and only when asked; weight_paths() refuses otherwise.
     paths = [ckpt.path(n) for n in pickles] if pickles else list(ckpt.weight_paths())
-    return _load(config, paths, _name(ckpt), task, device, dtype, allow_random_head, allow_pickle)
+    loaded = _load(config, paths, _name(ckpt), task, device, dtype, allow_random_head, allow_pickle)
+    if backend != "torch":
+        from autocli import backends
+
+        if backends.choose(backend, loaded, ckpt) == "onnxruntime":
+            backends.attach(loaded, ckpt, quiet)
+    return loaded
 
 
-def load_model_from_dir(folder, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False) -> LoadedModel:
+def load_model_from_dir(folder, task: str, *, device="auto", dtype="auto", allow_random_head=False, allow_pickle=False,
+                        backend="torch") -> LoadedModel:
     """Load a local checkpoint folder for one task (the resolver's validation included)."""
     from autocli.checkpoint import Checkpoint
 
     return load_model(Checkpoint.resolve(str(folder)), task, device=device, dtype=dtype,
-                      allow_random_head=allow_random_head, allow_pickle=allow_pickle)
+                      allow_random_head=allow_random_head, allow_pickle=allow_pickle, backend=backend, quiet=True)
 
 
 # --- the common path -----------------------------------------------------------------------------

@@ -18,8 +18,8 @@ def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
 
     finfo.min, not -inf: a row that is all padding still gives finite numbers instead of NaN, as transformers.
     """
-    if attention_mask is None or bool(attention_mask.all()):
-        return None
+    if attention_mask is None or (not torch.compiler.is_compiling() and bool(attention_mask.all())):
+        return None  # a traced graph keeps the mask: whether rows are padded is only known when it runs
     keep = attention_mask[:, None, None, :].to(torch.bool)  # (B, 1, 1, S)
     zero = torch.zeros((), dtype=dtype, device=attention_mask.device)
     return torch.where(keep, zero, torch.finfo(dtype).min)

@@ -63,12 +63,14 @@ def load(
     pair: bool = False,
     quiet: bool = False,
     verbose: bool = False,
+    backend: str = "torch",
 ):
     """Resolve a checkpoint and load its tokenizer (or tokenizer_source's) and the model for `task`
     -> (ckpt, tokenizer, model). An unusable --max-length (for text pairs when `pair`) is refused before
     the model loads. An image or audio checkpoint gives its processor in the tokenizer's place, and the text
     task names its own (classification of a text -> of an image or a clip).
-    quiet: no warnings; verbose: one stderr line saying what was loaded from where, and how long it took."""
+    quiet: no warnings; verbose: one stderr line saying what was loaded from where, and how long it took.
+    backend: what runs the forward (autocli.backends: auto, torch, onnxruntime)."""
     import time
 
     from autocli.compat.weights import refuse_unloadable
@@ -102,7 +104,8 @@ def load(
         task = MEDIA_TASKS.get(kind, {}).get(task, task)
         tokenizer = load_processor(ckpt, ckpt.config().model_type)
     model = load_model(
-        ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle
+        ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,
+        backend=backend, quiet=quiet,
     )
     if verbose:
         print(f"{describe_load(ckpt, model, tokenizer, tokenizer_source)} in {time.perf_counter() - start:.2f} s", file=sys.stderr)
@@ -125,7 +128,7 @@ def input_kind(ckpt) -> str:
 
 def describe_load(ckpt, model, tokenizer, tokenizer_source: str | None = None) -> str:
     """For -v: which model was loaded from where, on what device in what dtype, and with which tokenizer."""
-    runs_on = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}".replace("torch.", "")
+    runs_on = f"{getattr(model, 'device', '?')}, {getattr(model, 'dtype', '?')}, {getattr(model, 'backend', 'torch')}".replace("torch.", "")
     return f"loaded the {model.task} model from {ckpt.where} ({runs_on}), {describe_tokenizer(tokenizer, tokenizer_source)}"
 
 
