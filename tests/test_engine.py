@@ -43,7 +43,7 @@ def test_parquet_shards_and_their_manifests(cli, classifier, tmp_path):
     first = found["part-00001"]
     assert first["shard"] == {"file": str(src), "bytes": src.stat().st_size, "start": 10, "stop": 20, "first": 10}
     assert first["model"] == str(classifier) and first["command"] == "classify" and first["format"] == "parquet"
-    assert first["options"]["top_k"] == "1" and "autocli" in first and first["failed"] == 0
+    assert first["options"]["top_k"] is None and "autocli" in first and first["failed"] == 0
     assert [r["id"] for r in read_output(tmp_path / "out")] == list(range(25))  # no --id-column: the row number
     import pyarrow.dataset as ds
 
