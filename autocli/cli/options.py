@@ -26,6 +26,12 @@ class Engine(str, Enum):
     ray = "ray"
 
 
+class Kernels(str, Enum):  # autocli.kernels.CHOICES
+    auto = "auto"
+    eager = "eager"
+    onednn = "onednn"
+
+
 # --device: auto, cpu, mps, cuda or cuda:N.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEVICE = "auto"
@@ -114,6 +120,10 @@ DTypeOpt = Annotated[
         help="Compute dtype (also fp32, bf16, fp16); auto = float32 on CPU, the checkpoint's dtype on GPU.", rich_help_panel=RUN,
     ),
 ]
+
+KernelsOpt = Annotated[Kernels, typer.Option(
+    "--kernels", help="Matrix-vector kernels for decoding on CPU: auto (oneDNN for float32 where torch has it), eager "
+    "(torch's own), onednn. All keep float32's exactness.", rich_help_panel=RUN)]
 TokenizerSource = Annotated[
     Optional[str],
     typer.Option("--tokenizer", metavar="SRC", help="Use the tokenizer of another folder or Hub id (for checkpoints that ship weights only).", rich_help_panel=HUB),
