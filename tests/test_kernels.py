@@ -115,3 +115,17 @@ def test_cli_kernels_option_refuses_unknown_names(decoder_root, cli):
     folder = build_decoder(decoder_root, "llama", "causal-lm")
     res = cli(["generate", str(folder), "Hello", "--kernels", "fastest"])
     assert res.exit_code == 2
+
+
+def test_a_changed_choice_lays_out_the_fused_projections_again(decoder_root):
+    from autocli import kernels
+
+    folder = build_decoder(decoder_root, "llama", "causal-lm")
+    model, tok = _load(folder, "eager")
+    rows = [tok.encode("Hello there").ids]
+    want_ids, want = _steps(model, rows, 0)
+    assert model.module.model.layers[0].self_attn.qkv[2] == kernels.MATMUL
+    model.module.kernels = "auto"
+    got_ids, got = _steps(model, rows, 0)
+    assert model.module.model.layers[0].mlp.gate_up[2] == kernels.pick("auto", torch.float32, "cpu")
+    assert got_ids == want_ids and (got - want).abs().max() <= 1e-4

@@ -131,11 +131,14 @@ def project(x, weight, bias, kernel: str):
     return y.view(*x.shape[:-1], y.shape[-1])  # (..., out)
 
 
-def fuse(*parts: _Layout) -> tuple | None:
+def fuse(*parts: _Layout, done: tuple | None = None) -> tuple | None:
     """Projections of one input as one matrix (q/k/v, gate/up): one kernel call instead of several per
     decoding step. Each part's weight becomes a view into the fused one, so no memory is added.
-    Returns (weight, bias, kernel) for project(), or None when the parts cannot be fused."""
+    Returns (weight, bias, kernel) for project(), or None when the parts cannot be fused; `done`, an earlier
+    fusion, is kept while the parts' kernel is the same."""
     kernel, in_out = parts[0].kernel, parts[0].in_out
+    if done is not None and done[2] == kernel:
+        return done
     with_bias = parts[0].bias is not None
     if any(p.kernel != kernel or (p.bias is not None) != with_bias for p in parts):
         return None

@@ -130,7 +130,7 @@ class Attention(nn.Module):
         self.qkv = None  # (weight, bias, in_out) of q|k|v once fused for decoding
 
     def fuse_for_decoding(self):
-        self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
+        self.qkv = fuse(self.q_proj, self.k_proj, self.v_proj, done=self.qkv)
 
     def forward(self, x, step, rotary, cos, sin):
         B, T, _ = x.shape
@@ -166,7 +166,7 @@ class MLP(nn.Module):
         self.gate_up = None  # (weight, bias, in_out) of gate|up once fused for decoding
 
     def fuse_for_decoding(self):
-        self.gate_up = self.gate_up or fuse(self.gate_proj, self.up_proj)
+        self.gate_up = fuse(self.gate_proj, self.up_proj, done=self.gate_up)
 
     def forward(self, x):
         if self.gate_up is not None:
