@@ -1,10 +1,11 @@
 """The matrix-vector kernel that runs a decoder's projections while it generates, chosen at run time.
 
 Decoding one token is a matrix-vector product per weight matrix, bound by how fast the weights stream.
-On CPU, torch's eager kernels stream float32 weights at about a third of the memory bandwidth (MKL's
-GEMV keeps one core mostly idle); oneDNN's inner product, which torch ships with its CPU builds, reads
-the same [out, in] weights with every core and the same float32 arithmetic (different summation order:
-logits move by ~1e-6). So:
+On CPU, torch's eager kernels stream float32 weights at a third of the read bandwidth or less (F.linear's
+GEMV runs on one core, MKL's x @ W uses a second one poorly); oneDNN's inner product, which torch ships
+with its CPU builds, reads the same [out, in] weights on every core with the same float32 arithmetic in
+another summation order (logits move by ~1e-6): 1.5-1.8x faster per decode step's weights (bench/RESULTS.md).
+16-bit weights gain nothing from it unpacked, so they keep F.linear. So:
 
   auto    oneDNN for float32 on a CPU that torch runs with AVX2 or better and whose oneDNN build has
           the inner product; otherwise eager

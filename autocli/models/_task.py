@@ -74,7 +74,7 @@ class TaskModel(nn.Module):
             return self.backbone(x.ids, x.mask)  # (B, T, H)
         if self.kind == "decoder":
             h = self.backbone(x.ids, Step.uncached(x.mask, outputs_from))  # (B, T or T - outputs_from, H)
-            return h[:, outputs_from - x.ids.shape[1]:] if outputs_from else h  # (B, T - outputs_from, H)
+            return h[:, h.shape[1] - (x.ids.shape[1] - outputs_from):]  # (B, T - outputs_from, H)
         if self.kind == "seq2seq":
             return self.backbone.encode(x.ids, x.mask) if hasattr(self.backbone, "encoder") else None  # (B, S, H)
         return self.backbone(x.ids, x.mask, x.types)  # (B, T, H)
