@@ -74,6 +74,7 @@ def generate_cmd(
     task_prefix: Annotated[Optional[str], typer.Option("--task-prefix", help="Apply a task_specific_params entry (T5: summarization, translation_en_to_de, ...): its prefix and settings.", rich_help_panel=BEAMS)] = None,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print each generation setting with its source, and exit.", rich_help_panel=o.OUT)] = False,
     stats: Annotated[bool, typer.Option("--stats", help="Print prompt tokens, prefill and decode speed, time to first token and peak memory to stderr.", rich_help_panel=o.OUT)] = False,
+    kernels: o.KernelsOpt = o.Kernels.auto,
     fmt: Annotated[Optional[GenFormat], typer.Option("--format", "-f", help="text: streamed; table; jsonl: one record per prompt; json: one document (default: text on a terminal, the machine form in a pipe).", rich_help_panel=o.OUT, show_default=False)] = None,
     shared: o.Shared = None,
 ) -> None:
@@ -100,6 +101,7 @@ def generate_cmd(
     tokenizer = shared.keep("tokenizer", lambda: _tokenizer(ckpt, shared, chat))
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
+    loaded.module.kernels = kernels.value
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
     _print(items, fmt, stats, shared, lambda on_text, on_stats: generate(
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,

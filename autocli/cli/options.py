@@ -32,6 +32,12 @@ class Engine(str, Enum):
     ray = "ray"
 
 
+class Kernels(str, Enum):  # autocli.kernels.CHOICES
+    auto = "auto"
+    eager = "eager"
+    onednn = "onednn"
+
+
 # --device: auto, cpu, mps, cuda or cuda:N.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEVICE = "auto"
@@ -127,6 +133,9 @@ BackendOpt = Annotated[
                  "exported to ONNX once, cached beside the checkpoint; CPU, float32; pip install 'autocli[onnx]'); auto: "
                  "onnxruntime where it measured faster and its graph is cached, else torch.", rich_help_panel=RUN),
 ]
+KernelsOpt = Annotated[Kernels, typer.Option(
+    "--kernels", help="Matrix-vector kernels for decoding on CPU: auto (oneDNN for float32 where torch has it), eager "
+    "(torch's own), onednn. All keep float32's exactness.", rich_help_panel=RUN)]
 TokenizerSource = Annotated[
     Optional[str],
     typer.Option("--tokenizer", metavar="SRC", help="Use the tokenizer of another folder or Hub id (for checkpoints that ship weights only).", rich_help_panel=HUB),

@@ -11,7 +11,9 @@ guide's own loop weights each window's mean by its target count minus one, which
 overlapping window after the first; the sum here has no such bias.
 
 bits per byte = total NLL (nats) / ln 2 / UTF-8 bytes of the text: comparable across tokenizers.
-Logits are computed only at the scored positions, a chunk at a time, never (window, vocab) at once.
+Logits are computed only at the scored positions, a chunk at a time, never (window, vocab) at once; the
+last decoder layer runs its queries and MLP only from the batch's first scored position on. The projections
+run on the kernels generation picks (autocli.kernels).
 """
 
 from __future__ import annotations
@@ -115,11 +117,14 @@ def scored_nll(module, input_ids, mask, picks: list[tuple[int, int, int]]) -> li
     from autocli.evaluate.losses import token_nll
     from autocli.models._task import Inputs
 
-    if module.kind == "decoder":  # the LM head only where a token is scored
-        states, head = module.hidden(Inputs(input_ids, mask)), module.logits  # (B, T, H)
+    start = 0
+    if module.kind == "decoder":  # the last layer and the LM head only where a token is scored
+        module.lay_out(next(module.parameters()))
+        start = min(lo for _, lo, _ in picks) - 1
+        states, head = module.hidden(Inputs(input_ids, mask), start), module.logits  # (B, T - start, H)
     else:
         states, head = module(input_ids, mask), (lambda x: x)  # (B, T, V)
-    sel = torch.cat([states[r, lo - 1 : hi - 1] for r, lo, hi in picks])  # (N, H)
+    sel = torch.cat([states[r, lo - 1 - start : hi - 1 - start] for r, lo, hi in picks])  # (N, H)
     targets = torch.cat([input_ids[r, lo:hi] for r, lo, hi in picks])  # (N,)
     nll = torch.cat([token_nll(head(sel[a : a + CHUNK]), targets[a : a + CHUNK]) for a in range(0, len(targets), CHUNK)])
     return list(nll.split([hi - lo for _, lo, hi in picks]))

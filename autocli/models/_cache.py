@@ -52,21 +52,32 @@ class KVCache:
 
 
 class Step:
-    """One forward call: position ids (B, T), key validity (B, S), where its slots start, the cache (or None)."""
+    """One forward call: position ids (B, T), key validity (B, S), where its slots start, the cache (or None).
 
-    def __init__(self, positions, valid, start: int = 0, cache: KVCache | None = None):
+    A layer's queries are the last `length` rows of its input: all of them, except in the step tail() gives,
+    whose queries start at `outputs_from` while its keys and values cover every row.
+    """
+
+    def __init__(self, positions, valid, start: int = 0, cache: KVCache | None = None, outputs_from: int = 0):
         self.positions = positions
         self.valid = valid
         self.start = start
         self.cache = cache
+        self.outputs_from = outputs_from  # only the hidden states of positions >= this are wanted
         self._masks: dict = {}
 
     @classmethod
-    def uncached(cls, attention_mask: torch.Tensor) -> "Step":
+    def uncached(cls, attention_mask: torch.Tensor, outputs_from: int = 0) -> "Step":
         """A whole batch in one call (classification, parity): positions count real tokens only."""
         real = attention_mask.to(torch.bool)
         positions = (real.long().cumsum(-1) - 1).clamp(min=0)  # (B, T)
-        return cls(positions, real)
+        return cls(positions, real, outputs_from=outputs_from)
+
+    def tail(self) -> "Step":
+        """This uncached step with queries only at positions >= outputs_from (keys: every position), for the
+        last layer when no earlier output is wanted."""
+        p = self.outputs_from
+        return Step(self.positions[:, p:], self.valid, p, None, p)
 
     @property
     def length(self) -> int:

@@ -5,8 +5,8 @@ that runs them.
 A backbone is called as backbone(input_ids (B, T), step) -> hidden (B, T, H), where the Step
 (autocli.models._cache) carries position ids, masks and the cache (None outside generation).
 Decoding is batch-1 matrix-vector products plus many tiny ops, so before the first decode the
-projections are re-laid for the fastest matrix-vector kernel and q/k/v (and gate/up) are fused
-into one product each; both keep the checkpoint's names and add no memory.
+projections are re-laid for the matrix-vector kernel autocli.kernels picks and q/k/v (and gate/up)
+are fused into one product each; both keep the checkpoint's names and add no memory.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from autocli import kernels
 from autocli.config import Config
 from autocli.models import _layers
 from autocli.models._args import ConfigArgs, check_heads
@@ -67,21 +68,26 @@ class RMSNormPlusOne(nn.Module):
 # --- projections ---------------------------------------------------------------------------------
 
 class _Layout:
-    """A projection whose weight is stored [out, in] (F.linear) or [in, out] (x @ W).
+    """A projection whose weight is stored [out, in] or [in, out], run by the kernel that suits the layout.
 
-    On CPU, batch-1 matrix-vector products stream float32 weights faster as x @ W with W [in, out],
-    while bfloat16 x @ W collapses (~20x slower) and needs [out, in]: relayout() switches once.
+    kernel (autocli.kernels): LINEAR (F.linear over [out, in], the checkpoint layout of nn.Linear), MATMUL
+    (x @ W over [in, out]: MKL streams float32 faster so at one row, while bfloat16 x @ W collapses ~20x)
+    or ONEDNN (oneDNN's inner product over [out, in]). relayout() switches once, before decoding.
     """
 
-    in_out = False
+    kernel = kernels.LINEAR
 
-    def relayout(self, in_out: bool) -> None:
-        if in_out != self.in_out:
+    @property
+    def in_out(self) -> bool:
+        return self.kernel == kernels.MATMUL
+
+    def relayout(self, kernel: str) -> None:
+        if (kernel == kernels.MATMUL) != self.in_out:
             self.weight = nn.Parameter(self.weight.detach().t().contiguous(), requires_grad=False)
-            self.in_out = in_out
+        self.kernel = kernel
 
     def forward(self, x):
-        return project(x, self.weight, self.bias, self.in_out)
+        return project(x, self.weight, self.bias, self.kernel)
 
 
 class Linear(_Layout, nn.Linear):
@@ -91,7 +97,7 @@ class Linear(_Layout, nn.Linear):
 class Conv1D(_Layout, nn.Module):
     """GPT-2's projection: the checkpoint stores it [in, out]."""
 
-    in_out = True
+    kernel = kernels.MATMUL
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True):
         super().__init__()
@@ -114,22 +120,27 @@ def linear(n_in: int, n_out: int, bias: bool = True) -> Linear:
     return Linear(n_in, n_out, bias=bias)
 
 
-def project(x, weight, bias, in_out: bool):
-    """x (..., in) -> (..., out) with weight [out, in] (F.linear) or [in, out] (x @ W)."""
-    if not in_out:
+def project(x, weight, bias, kernel: str):
+    """x (..., in) -> (..., out) with weight [out, in] (LINEAR, ONEDNN) or [in, out] (MATMUL)."""
+    if kernel == kernels.LINEAR:
         return F.linear(x, weight, bias)
+    if kernel == kernels.ONEDNN:
+        return kernels.onednn_linear(x, weight, bias)
     flat = x.reshape(-1, x.shape[-1])
     y = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
     return y.view(*x.shape[:-1], y.shape[-1])  # (..., out)
 
 
-def fuse(*parts: _Layout) -> tuple | None:
+def fuse(*parts: _Layout, done: tuple | None = None) -> tuple | None:
     """Projections of one input as one matrix (q/k/v, gate/up): one kernel call instead of several per
     decoding step. Each part's weight becomes a view into the fused one, so no memory is added.
-    Returns (weight, bias, in_out) for project(), or None when the parts cannot be fused."""
-    in_out = parts[0].in_out
+    Returns (weight, bias, kernel) for project(), or None when the parts cannot be fused; `done`, an earlier
+    fusion, is kept while the parts' kernel is the same."""
+    kernel, in_out = parts[0].kernel, parts[0].in_out
+    if done is not None and done[2] == kernel:
+        return done
     with_bias = parts[0].bias is not None
-    if any(p.in_out != in_out or (p.bias is not None) != with_bias for p in parts):
+    if any(p.kernel != kernel or (p.bias is not None) != with_bias for p in parts):
         return None
     dim = 1 if in_out else 0  # the output dimension
     weight = torch.cat([p.weight.detach() for p in parts], dim=dim)
@@ -141,7 +152,7 @@ def fuse(*parts: _Layout) -> tuple | None:
         if with_bias:
             p.bias = nn.Parameter(bias.narrow(0, start, n), requires_grad=False)
         start += n
-    return weight, bias, in_out
+    return weight, bias, kernel
 
 
 class FeedForward(nn.Module):
@@ -197,7 +208,13 @@ class GPTArgs(ConfigArgs):
 class Backbone(nn.Module):
     """What every decoder backbone has besides its modules (named as its checkpoints name them): its Args
     (`a`), the shape of its generation cache (layers, key/value heads, head_dim), and the pass of the hidden
-    states through its layers."""
+    states through its layers.
+
+    A family whose blocks take their queries and residual rows as the last step.length rows of their input
+    sets `tails`: its last layer then runs queries, MLP and norms only at step.outputs_from and after (a
+    strided loss scores only a window's last tokens), and the backbone returns those rows alone."""
+
+    tails = False
 
     def __init__(self, a, cache_shape: tuple[int, int, int]):
         super().__init__()
@@ -207,24 +224,22 @@ class Backbone(nn.Module):
         return self.kv_shape
 
     def blocks(self, x, step, layers, rotary=None):
-        """x (B, T, H) through each layer; with rotary, each gets the cos/sin of the step's positions."""
-        if rotary is None:
-            for layer in layers:
-                x = layer(x, step)
-            return x
-        cos, sin = rotary.cos_sin(step.positions, x.dtype)  # (B, 1, T, rot)
-        for layer in layers:
-            x = layer(x, step, rotary, cos, sin)
-        return x  # (B, T, H)
+        """x (B, T, H) through each layer; with rotary, each gets the cos/sin of the step's positions.
+        -> (B, T, H), or (B, T - step.outputs_from, H) where the family has `tails`."""
+        angles = () if rotary is None else (rotary, *rotary.cos_sin(step.positions, x.dtype))  # cos/sin (B, 1, T, rot)
+        last = step.tail() if self.tails and step.outputs_from else step
+        for i, layer in enumerate(layers):
+            x = layer(x, last if i == len(layers) - 1 else step, *angles)
+        return x
 
 
 # --- laying out a loaded model ------------------------------------------------------------------
 
-def lay_out_for_decoding(model: nn.Module, in_out: bool) -> None:
-    """Each projection in the layout its matrix-vector kernel streams fastest; q/k/v and gate/up fused."""
+def lay_out_for_decoding(model: nn.Module, kernel: str) -> None:
+    """Each projection run by `kernel` in its layout; q/k/v and gate/up fused."""
     for sub in model.modules():
         if isinstance(sub, _Layout):
-            sub.relayout(in_out)
+            sub.relayout(kernel)
     for sub in model.modules():
         if hasattr(sub, "fuse_for_decoding"):
             sub.fuse_for_decoding()
@@ -234,4 +249,4 @@ def relayout_loaded(model: nn.Module) -> None:
     """After loading: GPT-2's [in, out] weights in bf16/fp16 would hit the collapsing x @ W kernel."""
     for sub in model.modules():
         if isinstance(sub, Conv1D) and sub.weight.dtype != torch.float32:
-            sub.relayout(False)
+            sub.relayout(kernels.LINEAR)

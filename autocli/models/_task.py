@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
+from autocli import kernels
 from autocli.models._attention import padding_mask
 from autocli.models._cache import KVCache, Seq2SeqCache, Step
 from autocli.models._decoder import lay_out_for_decoding, linear, relayout_loaded
@@ -38,6 +39,8 @@ class Head(NamedTuple):
 
 
 class TaskModel(nn.Module):
+    kernels = "auto"  # the matrix-vector kernels generation runs (autocli.kernels.CHOICES)
+
     def __init__(self, kind: str, prefix: str, backbone: nn.Module, heads: dict, run: Callable, lm: Callable | None = None):
         super().__init__()
         self.kind, self.prefix = kind, prefix
@@ -63,13 +66,15 @@ class TaskModel(nn.Module):
         x = Inputs(input_ids, attention_mask, token_type_ids)
         return self.run(self, self.hidden(x), x)
 
-    def hidden(self, x: Inputs):
+    def hidden(self, x: Inputs, outputs_from: int = 0):
+        """The backbone's hidden states; a decoder's from position `outputs_from` on (B, T - outputs_from, H)."""
         if self.kind == "vision":
             return self.backbone(x.ids)  # (B, T, H)
         if self.kind == "audio":
             return self.backbone(x.ids, x.mask)  # (B, T, H)
         if self.kind == "decoder":
-            return self.backbone(x.ids, Step.uncached(x.mask))  # (B, T, H)
+            h = self.backbone(x.ids, Step.uncached(x.mask, outputs_from))  # (B, T or T - outputs_from, H)
+            return h[:, h.shape[1] - (x.ids.shape[1] - outputs_from):]  # (B, T - outputs_from, H)
         if self.kind == "seq2seq":
             return self.backbone.encode(x.ids, x.mask) if hasattr(self.backbone, "encoder") else None  # (B, S, H)
         return self.backbone(x.ids, x.mask, x.types)  # (B, T, H)
@@ -89,13 +94,13 @@ class TaskModel(nn.Module):
     def _kv_cache(self, batch: int, capacity: int) -> KVCache:
         layers, kv_heads, head_dim = self.backbone.cache_shape()
         p = next(self.parameters())
-        self.lay_out_for_decoding(p)
+        self.lay_out(p)
         return KVCache(layers, batch, kv_heads, head_dim, capacity, p.dtype, p.device)
 
-    def lay_out_for_decoding(self, p) -> None:
-        """Decoding is matrix-vector products: give each projection the layout its kernel streams fastest
-        (float32 on CPU: [in, out]; otherwise [out, in]). Done once, when generation first needs it."""
-        lay_out_for_decoding(self, in_out=p.dtype == torch.float32 and p.device.type == "cpu")
+    def lay_out(self, p) -> None:
+        """Each projection in the layout of the kernel autocli.kernels picks for `self.kernels` (auto, eager,
+        onednn) and p's dtype and device. Done when generation or a strided loss first needs it."""
+        lay_out_for_decoding(self, kernels.pick(self.kernels, p.dtype, p.device))
 
     def prefill(self, input_ids, attention_mask, cache: KVCache) -> torch.Tensor:
         """Run the (left-padded) prompt into the cache; logits (B, V) for the token after it."""

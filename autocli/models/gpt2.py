@@ -47,7 +47,7 @@ class Attention(nn.Module):
         B, T, _ = x.shape
         q, k, v = self.c_attn(x).view(B, T, 3, self.n_head, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, nh, T, hd)
         k, v = step.kv(self.layer, k, v)  # (B, nh, S, hd)
-        y = attend(q, k, v, step.mask(), self.scale)  # (B, nh, T, hd)
+        y = attend(q[:, :, -step.length:], k, v, step.mask(), self.scale)  # (B, nh, L, hd): the step's queries
         return self.c_proj(merge_heads(y))
 
 
@@ -60,11 +60,13 @@ class Block(nn.Module):
         self.mlp = a.mlp(("c_fc", "c_proj"), Conv1D)
 
     def forward(self, x, step):
-        x = x + self.attn(self.ln_1(x), step)
+        x = x[:, -step.length:] + self.attn(self.ln_1(x), step)  # (B, L, C): the query rows
         return x + self.mlp(self.ln_2(x))
 
 
 class GPT2Model(Backbone):
+    tails = True
+
     def __init__(self, a: Args):
         super().__init__(a, (a.n_layer, a.n_head, a.head_dim))
         self.wte = nn.Embedding(a.vocab_size, a.n_embd)

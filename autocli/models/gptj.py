@@ -52,7 +52,7 @@ class Attention(nn.Module):
         self.qkv = None  # (weight, bias, in_out) of q|k|v once fused for decoding
 
     def fuse_for_decoding(self):
-        self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
+        self.qkv = fuse(self.q_proj, self.k_proj, self.v_proj, done=self.qkv)
 
     def forward(self, x, step, rotary, cos, sin):
         B, T, _ = x.shape

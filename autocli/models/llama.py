@@ -130,7 +130,7 @@ class Attention(nn.Module):
         self.qkv = None  # (weight, bias, in_out) of q|k|v once fused for decoding
 
     def fuse_for_decoding(self):
-        self.qkv = self.qkv or fuse(self.q_proj, self.k_proj, self.v_proj)
+        self.qkv = fuse(self.q_proj, self.k_proj, self.v_proj, done=self.qkv)
 
     def forward(self, x, step, rotary, cos, sin):
         B, T, _ = x.shape
@@ -151,7 +151,8 @@ class Attention(nn.Module):
             q = rotary.apply(q.transpose(1, 2), cos, sin)  # (B, nh, T, hd)
             k = rotary.apply(k.transpose(1, 2), cos, sin)  # (B, nkv, T, hd)
         k, v = step.kv(self.layer, k, v.transpose(1, 2))  # (B, nkv, S, hd)
-        y = attend(q, k, v, step.mask(self.window), self.scale, self.softcap)  # (B, nh, T, hd)
+        q = q[:, :, -step.length:]  # (B, nh, L, hd): the step's queries
+        y = attend(q, k, v, step.mask(self.window), self.scale, self.softcap)  # (B, nh, L, hd)
         return self.o_proj(merge_heads(y))
 
 
@@ -165,7 +166,7 @@ class MLP(nn.Module):
         self.gate_up = None  # (weight, bias, in_out) of gate|up once fused for decoding
 
     def fuse_for_decoding(self):
-        self.gate_up = self.gate_up or fuse(self.gate_proj, self.up_proj)
+        self.gate_up = fuse(self.gate_proj, self.up_proj, done=self.gate_up)
 
     def forward(self, x):
         if self.gate_up is not None:
@@ -188,7 +189,8 @@ class Block(nn.Module):
             self.post_feedforward_layernorm = norm(a)
 
     def forward(self, x, step, rotary, cos, sin):
-        h = self.self_attn(self.input_layernorm(x), step, rotary, cos, sin)  # (B, T, H)
+        h = self.self_attn(self.input_layernorm(x), step, rotary, cos, sin)  # (B, L, H)
+        x = x[:, -step.length:]  # (B, L, H): the query rows
         if not self.sandwich:
             x = x + h
             return x + self.mlp(self.post_attention_layernorm(x))
@@ -197,6 +199,8 @@ class Block(nn.Module):
 
 
 class LlamaModel(Backbone):
+    tails = True
+
     def __init__(self, a: Args):
         super().__init__(a, (a.num_hidden_layers, a.num_key_value_heads, a.head_dim))
         self.embed_tokens = nn.Embedding(a.vocab_size, a.hidden_size)
