@@ -16,6 +16,14 @@ FAMILIES.update({
     "hubert": Family("wav2vec2", "hubert", _SPEECH_HEADS, **_SPEECH),
 })
 
+# Speech to text: log-mel features -> encoder -> decoder; the processor pairs the feature extractor with the tokenizer.
+FAMILIES.update({
+    "whisper": Family("whisper", "model", {"base": (), "speech-seq2seq": ("proj_out.",),
+                                           "audio-classification": ("projector.", "classifier.")},
+                      tied={"proj_out.weight": "model.decoder.embed_tokens.weight"}, kind="audio",
+                      processor="WhisperFeatureExtractor", combined="WhisperProcessor"),
+})
+
 # Images. ViT and DeiT share one module; DeiT's plain `classifier.` is its teacher head's `cls_classifier.`
 # (the distillation head beside it is read when architectures names DeiTForImageClassificationWithTeacher).
 _MIM = ("decoder.",)

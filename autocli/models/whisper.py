@@ -1,0 +1,204 @@
+"""Whisper (model_type "whisper"): log-mel features -> encoder; tokens + encoder states -> decoder -> next token.
+
+Encoder: two 1-D convolutions (kernel 3; the second with stride 2) each followed by GELU, the stored
+(sinusoidal) position table added, pre-norm layers, a final `layer_norm`. It reads exactly
+2 * max_source_positions feature frames (30 s): the features come padded to that. Decoder: token embeddings
+(scaled by sqrt(d_model) when scale_embedding) plus learned positions counted from the cache's length,
+pre-norm layers with self- and cross-attention, a final `layer_norm`; `proj_out` is tied to the token
+embeddings. Attention: k_proj has no bias.
+
+Checkpoints keep the backbone under `model.` (WhisperModel at the top level). Heads as transformers'
+WhisperFor*: speech-seq2seq (`proj_out` over the decoder), audio classification (the encoder alone under
+`encoder.`: `projector`, the mean over the frames, `classifier`). `base` is the encoder's output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autocli.config import Config
+from autocli.errors import Unsupported, UsageError
+from autocli.models._args import check_heads
+from autocli.models._decoder import activation
+from autocli.models._seq2seq import CachedAttention, EncoderDecoder, Seq2SeqArgs, clamp_fp16, generated, shift_right
+from autocli.models._task import Head, TaskModel, hidden_states
+
+PREFIX = "model"
+
+
+@dataclass
+class Args(Seq2SeqArgs):
+    activation_function: str = "gelu"
+    classifier_proj_size: int = 256
+    d_model: int = 384
+    decoder_attention_heads: int = 6
+    decoder_ffn_dim: int = 1536
+    decoder_layers: int = 4
+    decoder_start_token_id: int | None = 50257
+    encoder_attention_heads: int = 6
+    encoder_ffn_dim: int = 1536
+    encoder_layers: int = 4
+    eos_token_id: int | list = 50256
+    max_source_positions: int = 1500
+    max_target_positions: int = 448
+    num_labels: int = 2
+    num_mel_bins: int = 80
+    pad_token_id: int = 50256
+    scale_embedding: bool = False
+    use_weighted_layer_sum: bool = False
+    vocab_size: int = 51865
+
+    def check(self, cfg: Config) -> None:
+        super().check(cfg)
+        activation(self.activation_function, "activation_function")
+        self.positive("encoder_attention_heads", "decoder_attention_heads", "max_source_positions", "max_target_positions",
+                      "num_mel_bins")
+        check_heads(self.d_model, self.encoder_attention_heads, "d_model {} is not a multiple of encoder_attention_heads {}")
+        check_heads(self.d_model, self.decoder_attention_heads, "d_model {} is not a multiple of decoder_attention_heads {}")
+        if self.use_weighted_layer_sum:
+            raise Unsupported(f"{cfg.source}: use_weighted_layer_sum (a learned mix of every encoder layer) is not supported",
+                              "train the classifier on the last layer's states")
+
+    @property
+    def frames(self) -> int:
+        """Feature frames the encoder reads: the second convolution halves them."""
+        return 2 * self.max_source_positions
+
+
+class Attention(CachedAttention):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.n_heads = heads
+        self.scale = (d // heads) ** -0.5
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d, bias=False)
+        self.v_proj = nn.Linear(d, d)
+        self.out_proj = nn.Linear(d, d)
+
+
+class Layer(nn.Module):
+    """Pre-norm encoder layer (self-attention, MLP) or decoder layer (self-attention, cross-attention, MLP)."""
+
+    def __init__(self, a: Args, decoder: bool):
+        super().__init__()
+        d = a.d_model
+        heads = a.decoder_attention_heads if decoder else a.encoder_attention_heads
+        self.self_attn = Attention(d, heads)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
+        if decoder:
+            self.encoder_attn = Attention(d, heads)
+            self.encoder_attn_layer_norm = nn.LayerNorm(d)
+        ffn = a.decoder_ffn_dim if decoder else a.encoder_ffn_dim
+        self.fc1 = nn.Linear(d, ffn)
+        self.fc2 = nn.Linear(ffn, d)
+        self.final_layer_norm = nn.LayerNorm(d)
+        self.act = activation(a.activation_function, "activation_function")
+
+    def forward(self, x, mask, cross=None, cross_mask=None, cache=None, layer: int = 0):
+        x = x + self.self_attn(self.self_attn_layer_norm(x), mask, cache=cache, layer=layer)
+        if cross is not None:
+            x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), cross_mask, kv=cross)
+        x = x + self.fc2(self.act(self.fc1(self.final_layer_norm(x))))
+        return clamp_fp16(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        d = a.d_model
+        self.frames = a.frames
+        self.conv1 = nn.Conv1d(a.num_mel_bins, d, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv1d(d, d, kernel_size=3, stride=2, padding=1)
+        self.embed_positions = nn.Embedding(a.max_source_positions, d)
+        self.layers = nn.ModuleList(Layer(a, decoder=False) for _ in range(a.encoder_layers))
+        self.layer_norm = nn.LayerNorm(d)
+
+    def forward(self, features):
+        if features.dim() != 3 or features.shape[1] != self.conv1.in_channels or features.shape[2] != self.frames:
+            raise UsageError(f"Whisper's encoder reads (batch, {self.conv1.in_channels}, {self.frames}) log-mel features, "
+                             f"got {tuple(features.shape)}", "pad or cut the features to 30 s windows (the feature extractor does)")
+        x = F.gelu(self.conv1(features))  # (B, H, F)
+        x = F.gelu(self.conv2(x)).transpose(1, 2)  # (B, F/2, H)
+        x = x + self.embed_positions.weight  # (B, S, H)
+        for layer in self.layers:
+            x = layer(x, None)
+        return self.layer_norm(x)  # (B, S, H)
+
+
+class Decoder(nn.Module):
+    def __init__(self, a: Args):
+        super().__init__()
+        d = a.d_model
+        self.embed_scale = math.sqrt(d) if a.scale_embedding else 1.0
+        self.max_positions = a.max_target_positions
+        self.embed_tokens = nn.Embedding(a.vocab_size, d)
+        self.embed_positions = nn.Embedding(a.max_target_positions, d)
+        self.layers = nn.ModuleList(Layer(a, decoder=True) for _ in range(a.decoder_layers))
+        self.layer_norm = nn.LayerNorm(d)
+
+    def forward(self, input_ids, mask, cross=None, cross_mask=None, cache=None):
+        T = input_ids.shape[1]
+        start = cache.length if cache is not None else 0
+        if start + T > self.max_positions:
+            raise UsageError(f"{start + T} decoder tokens is more than Whisper's {self.max_positions} positions",
+                             "lower --max-new-tokens")
+        x = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions.weight[start:start + T]  # (B, T, H)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, None if cross is None else cross[i], cross_mask, cache, i)
+        if cache is not None:
+            cache.advance(T)
+        return self.layer_norm(x)  # (B, T, H)
+
+
+class WhisperModel(EncoderDecoder):
+    def __init__(self, a: Args, decoder: bool = True):
+        super().__init__()
+        self.a = a
+        self.encoder = Encoder(a)
+        if decoder:
+            self.decoder = Decoder(a)
+
+    def encode(self, features, attention_mask=None):
+        return self.encoder(features)  # (B, S, H): Whisper masks no frame, it reads silence as silence
+
+    def cache_shape(self):
+        return self.a.decoder_layers, self.a.decoder_attention_heads, self.a.d_model // self.a.decoder_attention_heads
+
+    def cross_kv(self, enc):
+        return [layer.encoder_attn.kv(enc) for layer in self.decoder.layers]
+
+    def decoder_inputs(self, input_ids):
+        return shift_right(input_ids, self.a.decoder_start_token_id, self.a.pad_token_id)
+
+
+# --- heads ---------------------------------------------------------------------------------------
+
+def _classified(m, h, x):
+    return m.classifier(m.projector(h).mean(dim=1))  # (B, L): the mean over every frame, silence included
+
+
+HEADS = {
+    "base": Head(lambda a: {}, hidden_states),
+    "speech-seq2seq": Head(lambda a: {"proj_out": nn.Linear(a.d_model, a.vocab_size, bias=False)}, generated),
+    "audio-classification": Head(lambda a: {"projector": nn.Linear(a.d_model, a.classifier_proj_size),
+                                            "classifier": nn.Linear(a.classifier_proj_size, a.num_labels)}, _classified),
+}
+
+
+def _logits(m, h):
+    return m.proj_out(h)  # (..., V)
+
+
+def build(a: Args, task: str) -> TaskModel:
+    lm = _logits if task == "speech-seq2seq" else None
+    # WhisperForAudioClassification keeps the encoder at the top level: the loader adds the `model.` prefix
+    return TaskModel.of("seq2seq", PREFIX, WhisperModel(a, decoder=task != "audio-classification"), HEADS[task], a, lm)
+
+
+def max_length(a: Args) -> int:
+    return a.max_target_positions
