@@ -88,12 +88,13 @@ def generation_config(ids: dict, multilingual: bool, max_length: int) -> dict:
     return out
 
 
-def build_whisper(root, task: str = "speech-seq2seq", *, multilingual: bool = True, seed: int = 0, **overrides) -> Path:
+def build_whisper(root, task: str = "speech-seq2seq", *, multilingual: bool = True, seed: int = 1, embed: float = 0.3,
+                  **overrides) -> Path:
     """A tiny random Whisper checkpoint (cached by arguments under root)."""
     import torch
     import transformers
 
-    key = json.dumps([task, multilingual, seed, overrides], sort_keys=True)
+    key = json.dumps([task, multilingual, seed, embed, overrides], sort_keys=True)
     folder = Path(root) / f"whisper-{task}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
     if (folder / "config.json").is_file():
         return folder
@@ -116,7 +117,7 @@ def build_whisper(root, task: str = "speech-seq2seq", *, multilingual: bool = Tr
         gen = torch.Generator().manual_seed(seed + 1)
         for name, t in list(model.named_parameters()) + list(model.named_buffers()):
             if t.is_floating_point():  # sharp token logits: random models then rarely meet near-ties
-                t.add_(torch.randn(t.shape, generator=gen) * (1.0 if "embed_tokens" in name else 0.1))
+                t.add_(torch.randn(t.shape, generator=gen) * (embed if "embed_tokens" in name else 0.1))
     model.save_pretrained(folder, safe_serialization=True)
     (folder / "generation_config.json").write_text(
         json.dumps(generation_config(ids, multilingual, fields["max_target_positions"]), indent=2))

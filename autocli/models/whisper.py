@@ -3,7 +3,7 @@
 Encoder: two 1-D convolutions (kernel 3; the second with stride 2) each followed by GELU, the stored
 (sinusoidal) position table added, pre-norm layers, a final `layer_norm`. It reads exactly
 2 * max_source_positions feature frames (30 s): the features come padded to that. Decoder: token embeddings
-(scaled by sqrt(d_model) when scale_embedding) plus learned positions counted from the cache's length,
+(never scaled: transformers reads scale_embedding and does not apply it) plus learned positions from the cache's length,
 pre-norm layers with self- and cross-attention, a final `layer_norm`; `proj_out` is tied to the token
 embeddings. Attention: k_proj has no bias.
 
@@ -14,7 +14,6 @@ WhisperFor*: speech-seq2seq (`proj_out` over the decoder), audio classification 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -49,7 +48,6 @@ class Args(Seq2SeqArgs):
     num_labels: int = 2
     num_mel_bins: int = 80
     pad_token_id: int = 50256
-    scale_embedding: bool = False
     use_weighted_layer_sum: bool = False
     vocab_size: int = 51865
 
@@ -134,7 +132,6 @@ class Decoder(nn.Module):
     def __init__(self, a: Args):
         super().__init__()
         d = a.d_model
-        self.embed_scale = math.sqrt(d) if a.scale_embedding else 1.0
         self.max_positions = a.max_target_positions
         self.embed_tokens = nn.Embedding(a.vocab_size, d)
         self.embed_positions = nn.Embedding(a.max_target_positions, d)
@@ -147,7 +144,7 @@ class Decoder(nn.Module):
         if start + T > self.max_positions:
             raise UsageError(f"{start + T} decoder tokens is more than Whisper's {self.max_positions} positions",
                              "lower --max-new-tokens")
-        x = self.embed_tokens(input_ids) * self.embed_scale + self.embed_positions.weight[start:start + T]  # (B, T, H)
+        x = self.embed_tokens(input_ids) + self.embed_positions.weight[start:start + T]  # (B, T, H)
         for i, layer in enumerate(self.layers):
             x = layer(x, mask, None if cross is None else cross[i], cross_mask, cache, i)
         if cache is not None:
