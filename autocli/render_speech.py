@@ -1,27 +1,12 @@
-"""Whisper transcriptions: the table, and subtitles (SRT, WebVTT) from their timed segments."""
+"""Whisper transcriptions as subtitles (SRT, WebVTT) from their timed segments (the table: render.transcribe_table)."""
 
 from __future__ import annotations
 
 import sys
 
 from autocli import results
-from autocli.render import Tally, error_rows, simple_table, stream_error, table
+from autocli.render import Tally, stream_error
 from autocli.results import ErrorRecord
-
-
-@table(results.WhisperTranscription)
-def whisper_table(records):
-    from rich.markup import escape
-
-    tbl = simple_table("#", "file", "seconds", "language", "text")
-    for rec in records:
-        if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 5)
-            continue
-        path = rec._text if len(rec._text) <= 40 else "…" + rec._text[-39:]  # a path's end says the most
-        text = rec.text if not rec.segments else "\n".join(f"[{s.start:.2f} → {s.end:.2f}] {s.text.strip()}" for s in rec.segments)
-        tbl.add_row(str(rec.index), escape(path), f"{rec.seconds:.2f}", rec.language or "", escape(text))
-    return tbl
 
 
 def timestamp(seconds: float, sep: str) -> str:
@@ -53,6 +38,6 @@ def emit_subtitles(records, kind: str) -> Tally:
             tally.failed += 1
             stream_error(rec)
             continue
-        sys.stdout.write(subtitles(rec, kind) + ("\n" if tally.total > 1 else ""))
+        sys.stdout.write(("\n" if tally.total > 1 else "") + subtitles(rec, kind))
         sys.stdout.flush()
     return tally

@@ -34,13 +34,14 @@ CLASSES = {"speech-seq2seq": "WhisperForConditionalGeneration", "base": "Whisper
            "audio-classification": "WhisperForAudioClassification"}
 
 
-def _specials() -> list[str]:
-    return (["<|endoftext|>", "<|startoftranscript|>"] + [f"<|{c}|>" for c in LANGUAGES]
+def _specials(languages=LANGUAGES) -> list[str]:
+    return (["<|endoftext|>", "<|startoftranscript|>"] + [f"<|{c}|>" for c in languages]
             + ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>"])
 
 
-def write_whisper_tokenizer(folder: Path) -> dict[str, int]:
-    """tokenizer.json (+ vocab.json, merges.txt, configs) -> {token: id} of every special and timestamp token."""
+def write_whisper_tokenizer(folder: Path, languages=LANGUAGES, text_tokens: int = 0) -> dict[str, int]:
+    """tokenizer.json (+ vocab.json, merges.txt, configs) -> {token: id} of every special and timestamp token.
+    text_tokens: pad the BPE vocabulary with never-merged tokens up to that many (50257: Whisper's own ids)."""
     from tokenizers import AddedToken, Tokenizer, decoders, pre_tokenizers, processors, trainers
     from tokenizers.models import BPE
 
@@ -53,7 +54,12 @@ def write_whisper_tokenizer(folder: Path) -> dict[str, int]:
     trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(CORPUS, trainer)
-    specials = _specials()
+    if text_tokens:
+        vocab, merges = tok.get_vocab(), json.loads(tok.to_str())["model"]["merges"]
+        vocab.update({f"filler{i}": i for i in range(len(vocab), text_tokens)})
+        model = BPE(vocab=vocab, merges=[tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges])
+        tok.model = model
+    specials = _specials(languages)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     stamps = [f"<|{i * 0.02:.2f}|>" for i in range(TIMESTAMPS)]
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in stamps])
@@ -72,7 +78,7 @@ def write_whisper_tokenizer(folder: Path) -> dict[str, int]:
     return {t: tok.token_to_id(t) for t in specials + stamps[:1]} | {"Ġ": tok.token_to_id("Ġ"), "vocab": tok.get_vocab_size()}
 
 
-def generation_config(ids: dict, multilingual: bool, max_length: int) -> dict:
+def generation_config(ids: dict, multilingual: bool, max_length: int, languages=LANGUAGES) -> dict:
     eos = ids["<|endoftext|>"]
     out = {"decoder_start_token_id": ids["<|startoftranscript|>"], "eos_token_id": eos, "pad_token_id": eos,
            "bos_token_id": eos, "begin_suppress_tokens": [ids["Ġ"], eos], "suppress_tokens": [5, 17, 40, 101, 257],
@@ -80,7 +86,7 @@ def generation_config(ids: dict, multilingual: bool, max_length: int) -> dict:
            "max_initial_timestamp_index": 50, "max_length": max_length,
            "is_multilingual": multilingual}
     if multilingual:
-        out.update(lang_to_id={f"<|{c}|>": ids[f"<|{c}|>"] for c in LANGUAGES},
+        out.update(lang_to_id={f"<|{c}|>": ids[f"<|{c}|>"] for c in languages},
                    task_to_id={"translate": ids["<|translate|>"], "transcribe": ids["<|transcribe|>"]},
                    forced_decoder_ids=[[1, None], [2, ids["<|transcribe|>"]]])
     else:

@@ -30,12 +30,12 @@ def _one_line(err: str) -> None:
 
 def test_bad_files_are_their_own_records(script, whisper_ckpt, files):
     r = script(["transcribe", whisper_ckpt, files["text"], files["good"], files["empty"], "--format", "jsonl", "--language", "en"])
-    assert r.code == 7, r.err
-    recs = [json.loads(line) for line in r.out.splitlines()]
+    assert r.exit_code == 7, r.stderr
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
     assert [rec["index"] for rec in recs] == [0, 1, 2]
     assert "not a readable audio file" in recs[0]["error"]["message"] and "text" in recs[1]
     assert "no audio samples" in recs[2]["error"]["message"]
-    assert "Traceback" not in r.err
+    assert "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("args,code,message", [
@@ -44,8 +44,8 @@ def test_bad_files_are_their_own_records(script, whisper_ckpt, files):
 ])
 def test_bad_options(script, whisper_ckpt, files, args, code, message):
     r = script(["transcribe", whisper_ckpt, files["good"], *args])
-    assert r.code == code and message in r.err, r.err
-    _one_line(r.err)
+    assert r.exit_code == code and message in r.stderr, r.stderr
+    _one_line(r.stderr)
 
 
 def test_translate_on_an_english_only_model(script, whisper_root, files):
@@ -53,15 +53,15 @@ def test_translate_on_an_english_only_model(script, whisper_root, files):
 
     ckpt = build_whisper(whisper_root, multilingual=False)
     r = script(["transcribe", ckpt, files["good"], "--task", "translate"])
-    assert r.code == 5 and "English-only" in r.err, r.err
-    _one_line(r.err)
+    assert r.exit_code == 5 and "English-only" in r.stderr, r.stderr
+    _one_line(r.stderr)
     ok = script(["transcribe", ckpt, files["good"]])
-    assert ok.code == 0 and json.loads(ok.out)["language"] is None, ok.err
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["language"] is None, ok.stderr
 
 
 @pytest.mark.parametrize("args", [["--language", "en"], ["--format", "srt"], ["--timestamps"]])
 def test_whisper_options_on_a_ctc_checkpoint(script, audio_root, files, args):
     ckpt = build_audio_checkpoint(audio_root, "wav2vec2", "ctc")
     r = script(["transcribe", ckpt, files["good"], *args])
-    assert r.code == 2 and "Whisper" in r.err, r.err
-    _one_line(r.err)
+    assert r.exit_code == 2 and "Whisper" in r.stderr, r.stderr
+    _one_line(r.stderr)

@@ -41,8 +41,8 @@ def _ours(ckpt, path, **kw):
 
 def test_json_records_equal_the_task(script, whisper_ckpt, speech):
     r = script(["transcribe", whisper_ckpt, speech["long"], "--timestamps", "--language", "en", "--format", "json", "-q"])
-    assert r.code == 0, r.err
-    got = json.loads(r.out)
+    assert r.exit_code == 0, r.stderr
+    got = json.loads(r.stdout)
     assert got == _ours(whisper_ckpt, speech["long"], language="en", timestamps=True)
     rec = got[0]
     assert rec["language"] == "en" and rec["seconds"] == 35.0 and rec["segments"]
@@ -51,8 +51,8 @@ def test_json_records_equal_the_task(script, whisper_ckpt, speech):
 
 def test_plain_run_detects_the_language_and_has_no_segments(script, whisper_ckpt, speech):
     r = script(["transcribe", whisper_ckpt, speech["short"], "--num-beams", "2"])
-    assert r.code == 0, r.err
-    rec = json.loads(r.out)
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
     assert "segments" not in rec and rec["language"] in ("en", "de", "fr", "es", "ja")
     assert [rec] == _ours(whisper_ckpt, speech["short"], num_beams=2)
 
@@ -60,11 +60,11 @@ def test_plain_run_detects_the_language_and_has_no_segments(script, whisper_ckpt
 @pytest.mark.parametrize("kind", ["srt", "vtt"])
 def test_subtitles_from_the_script(script, whisper_ckpt, speech, kind):
     r = script(["transcribe", whisper_ckpt, speech["long"], "--format", kind, "--language", "en"])
-    assert r.code == 0, r.err
+    assert r.exit_code == 0, r.stderr
     rec = _ours(whisper_ckpt, speech["long"], language="en", timestamps=True)[0]
     segments = [TimedSegment(**s) for s in rec["segments"]]
-    assert r.out == subtitles(WhisperTranscription(0, rec["text"], rec["seconds"], "en", segments), kind)
-    assert r.out.startswith("WEBVTT\n\n" if kind == "vtt" else "1\n00:00:")
+    assert r.stdout == subtitles(WhisperTranscription(0, rec["text"], rec["seconds"], "en", segments), kind)
+    assert r.stdout.startswith("WEBVTT\n\n" if kind == "vtt" else "1\n00:00:")
 
 
 def test_subtitle_layout():
@@ -77,8 +77,8 @@ def test_subtitle_layout():
 
 def test_table_on_request(script, whisper_ckpt, speech):
     r = script(["transcribe", whisper_ckpt, speech["short"], "--format", "table", "--language", "de", "--timestamps"])
-    assert r.code == 0, r.err
-    assert "language" in r.out and "de" in r.out and "→" in r.out
+    assert r.exit_code == 0, r.stderr
+    assert "language" in r.stdout and "de" in r.stdout and "→" in r.stdout
 
 
 def test_audio_classification_runs_through_classify(script, whisper_root, speech):
@@ -86,5 +86,5 @@ def test_audio_classification_runs_through_classify(script, whisper_root, speech
 
     ckpt = build_whisper(whisper_root, "audio-classification")
     r = script(["classify", ckpt, speech["short"], "--format", "json"])
-    assert r.code == 0, r.err
-    assert json.loads(r.out)[0]["label"].startswith("LABEL_")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)[0]["label"].startswith("LABEL_")

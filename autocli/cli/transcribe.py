@@ -98,6 +98,7 @@ def _is_whisper(model: str, shared: o.Shared) -> bool:
 
 def _whisper(model: str, items, opts, shared: o.Shared) -> None:
     from autocli import render, render_speech
+    from autocli.errors import UsageError
     from autocli.inputs import naming_files
     from autocli.results import WhisperTranscription
     from autocli.tasks.gen_settings import GENERATION_CONFIG, resolve_settings
@@ -111,6 +112,8 @@ def _whisper(model: str, items, opts, shared: o.Shared) -> None:
     s = resolve_settings(loaded.config, gen, pre.tokenizer, {"num_beams": opts.num_beams}, seq2seq=True)
     records = transcribe_whisper(loaded, pre, items.each(naming_files("audio")), opts, g, s)
     if shared.fmt.value in SUBTITLES:
+        if shared.routed:
+            raise UsageError(f"--format {shared.fmt.value} prints subtitles; --output writes records", "drop one of them")
         render.finish(render_speech.emit_subtitles(records, shared.fmt.value))
         return
     shared.emit(records, WhisperTranscription)

@@ -4,8 +4,8 @@ Encoder: two 1-D convolutions (kernel 3; the second with stride 2) each followed
 (sinusoidal) position table added, pre-norm layers, a final `layer_norm`. It reads exactly
 2 * max_source_positions feature frames (30 s): the features come padded to that. Decoder: token embeddings
 (never scaled: transformers reads scale_embedding and does not apply it) plus learned positions from the cache's length,
-pre-norm layers with self- and cross-attention, a final `layer_norm`; `proj_out` is tied to the token
-embeddings. Attention: k_proj has no bias.
+pre-norm layers with self- and cross-attention (BART's pre-norm layers, models/bart.py, with k_proj unbiased),
+a final `layer_norm`; `proj_out` is tied to the token embeddings.
 
 Checkpoints keep the backbone under `model.` (WhisperModel at the top level). Heads as transformers'
 WhisperFor*: speech-seq2seq (`proj_out` over the decoder), audio classification (the encoder alone under
@@ -22,17 +22,19 @@ from torch import nn
 
 from autocli.config import Config
 from autocli.errors import Unsupported, UsageError
-from autocli.models._args import check_heads
-from autocli.models._decoder import activation
-from autocli.models._seq2seq import CachedAttention, EncoderDecoder, Seq2SeqArgs, clamp_fp16, generated, shift_right
+from autocli.models import bart
+from autocli.models._args import key
+from autocli.models._seq2seq import EncoderDecoder, generated, shift_right
 from autocli.models._task import Head, TaskModel, hidden_states
 
 PREFIX = "model"
 
 
 @dataclass
-class Args(Seq2SeqArgs):
-    activation_function: str = "gelu"
+class Args(bart.Args):
+    """BART's settings with Whisper's defaults (whisper-tiny), and its own: audio positions and mel bins."""
+
+    START = "decoder_start_token_id"
     classifier_proj_size: int = 256
     d_model: int = 384
     decoder_attention_heads: int = 6
@@ -50,14 +52,11 @@ class Args(Seq2SeqArgs):
     pad_token_id: int = 50256
     use_weighted_layer_sum: bool = False
     vocab_size: int = 51865
+    pre_norm: bool = key("_pre_norm", default=True)
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)
-        activation(self.activation_function, "activation_function")
-        self.positive("encoder_attention_heads", "decoder_attention_heads", "max_source_positions", "max_target_positions",
-                      "num_mel_bins")
-        check_heads(self.d_model, self.encoder_attention_heads, "d_model {} is not a multiple of encoder_attention_heads {}")
-        check_heads(self.d_model, self.decoder_attention_heads, "d_model {} is not a multiple of decoder_attention_heads {}")
+        self.positive("max_source_positions", "max_target_positions", "num_mel_bins")
         if self.use_weighted_layer_sum:
             raise Unsupported(f"{cfg.source}: use_weighted_layer_sum (a learned mix of every encoder layer) is not supported",
                               "train the classifier on the last layer's states")
@@ -68,41 +67,14 @@ class Args(Seq2SeqArgs):
         return 2 * self.max_source_positions
 
 
-class Attention(CachedAttention):
-    def __init__(self, d: int, heads: int):
-        super().__init__()
-        self.n_heads = heads
-        self.scale = (d // heads) ** -0.5
-        self.q_proj = nn.Linear(d, d)
-        self.k_proj = nn.Linear(d, d, bias=False)
-        self.v_proj = nn.Linear(d, d)
-        self.out_proj = nn.Linear(d, d)
-
-
-class Layer(nn.Module):
-    """Pre-norm encoder layer (self-attention, MLP) or decoder layer (self-attention, cross-attention, MLP)."""
+class Layer(bart.Layer):
+    """BART's pre-norm layer; Whisper's key projections have no bias."""
 
     def __init__(self, a: Args, decoder: bool):
-        super().__init__()
-        d = a.d_model
-        heads = a.decoder_attention_heads if decoder else a.encoder_attention_heads
-        self.self_attn = Attention(d, heads)
-        self.self_attn_layer_norm = nn.LayerNorm(d)
-        if decoder:
-            self.encoder_attn = Attention(d, heads)
-            self.encoder_attn_layer_norm = nn.LayerNorm(d)
-        ffn = a.decoder_ffn_dim if decoder else a.encoder_ffn_dim
-        self.fc1 = nn.Linear(d, ffn)
-        self.fc2 = nn.Linear(ffn, d)
-        self.final_layer_norm = nn.LayerNorm(d)
-        self.act = activation(a.activation_function, "activation_function")
-
-    def forward(self, x, mask, cross=None, cross_mask=None, cache=None, layer: int = 0):
-        x = x + self.self_attn(self.self_attn_layer_norm(x), mask, cache=cache, layer=layer)
-        if cross is not None:
-            x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), cross_mask, kv=cross)
-        x = x + self.fc2(self.act(self.fc1(self.final_layer_norm(x))))
-        return clamp_fp16(x)
+        super().__init__(a, decoder)
+        for attn in (self.self_attn, getattr(self, "encoder_attn", None)):
+            if attn is not None:
+                attn.k_proj = nn.Linear(a.d_model, a.d_model, bias=False)
 
 
 class Encoder(nn.Module):

@@ -11,8 +11,6 @@ wav2vec2 extractor's (autocli/preprocess/audio.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from autocli.errors import InvalidCheckpoint, Unsupported
 from autocli.preprocess.audio import MAX_SAMPLING_RATE, NEEDS, decode  # noqa: F401  NEEDS: checked when loaded
 
@@ -20,35 +18,36 @@ MEL_FLOOR = 1e-10
 MAX_FREQUENCY = 8000.0  # transformers' mel filters stop here, whatever the sampling rate
 DYNAMIC_RANGE = 8.0  # log10 units kept below each clip's loudest bin
 FRAMES_PER_BLOCK = 4096  # STFT frames computed at once: bounds memory on long files
-LIMITS = {"feature_size": (1, 512), "hop_length": (1, 1 << 16), "n_fft": (2, 1 << 16), "chunk_length": (1, 3600)}
+# preprocessor_config.json key -> (transformers' default, lowest, highest)
+SETTINGS = {"feature_size": (80, 1, 512), "sampling_rate": (16000, 1, MAX_SAMPLING_RATE), "hop_length": (160, 1, 1 << 16),
+            "chunk_length": (30, 1, 3600), "n_fft": (400, 2, 1 << 16)}
 
 
-@dataclass
 class WhisperFeatureExtractor:
-    feature_size: int = 80
-    sampling_rate: int = 16000
-    hop_length: int = 160
-    chunk_length: int = 30
-    n_fft: int = 400
-    padding_value: float = 0.0
     input = "audio"
+
+    def __init__(self, padding_value: float = 0.0, **values):
+        for name, (default, _, _) in SETTINGS.items():
+            setattr(self, name, values.pop(name, default))
+        if values:
+            raise TypeError(f"unknown settings: {', '.join(values)}")
+        self.padding_value = padding_value
 
     @classmethod
     def from_config(cls, settings: dict, source: str) -> "WhisperFeatureExtractor":
-        out = cls()
-        for key, (lo, hi) in {**LIMITS, "sampling_rate": (1, MAX_SAMPLING_RATE)}.items():
-            value = settings.get(key, getattr(out, key))
+        values = {}
+        for name, (default, lo, hi) in SETTINGS.items():
+            value = settings.get(name, default)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InvalidCheckpoint(f"{source}: {key} is {value!r}", f"{key} must be an integer from {lo} to {hi}")
-            setattr(out, key, value)
+                raise InvalidCheckpoint(f"{source}: {name} is {value!r}", f"{name} must be an integer from {lo} to {hi}")
+            values[name] = value
         pad = settings.get("padding_value", 0.0)
         if isinstance(pad, bool) or not isinstance(pad, (int, float)):
             raise InvalidCheckpoint(f"{source}: padding_value is {pad!r}", "padding_value must be a number")
-        out.padding_value = float(pad)
         if settings.get("dither", 0.0) not in (0, 0.0, None):
             raise Unsupported(f"{source}: dither {settings['dither']!r} adds random noise to every frame",
                               "set dither to 0.0: autocli's features are deterministic")
-        return out
+        return cls(float(pad), **values)
 
     @property
     def n_samples(self) -> int:
