@@ -23,7 +23,6 @@ from torch import nn
 from autocli.config import Config
 from autocli.errors import Unsupported, UsageError
 from autocli.models import bart
-from autocli.models._args import key
 from autocli.models._seq2seq import EncoderDecoder, generated, shift_right
 from autocli.models._task import Head, TaskModel, hidden_states
 
@@ -32,27 +31,14 @@ PREFIX = "model"
 
 @dataclass
 class Args(bart.Args):
-    """BART's settings with Whisper's defaults (whisper-tiny), and its own: audio positions and mel bins."""
+    """BART's settings (the registry row gives WhisperConfig's defaults for them) and Whisper's own."""
 
     START = "decoder_start_token_id"
     classifier_proj_size: int = 256
-    d_model: int = 384
-    decoder_attention_heads: int = 6
-    decoder_ffn_dim: int = 1536
-    decoder_layers: int = 4
-    decoder_start_token_id: int | None = 50257
-    encoder_attention_heads: int = 6
-    encoder_ffn_dim: int = 1536
-    encoder_layers: int = 4
-    eos_token_id: int | list = 50256
-    max_source_positions: int = 1500
+    max_source_positions: int = 1500  # encoder positions: 30 s of features, halved by the second convolution
     max_target_positions: int = 448
-    num_labels: int = 2
     num_mel_bins: int = 80
-    pad_token_id: int = 50256
     use_weighted_layer_sum: bool = False
-    vocab_size: int = 51865
-    pre_norm: bool = key("_pre_norm", default=True)
 
     def check(self, cfg: Config) -> None:
         super().check(cfg)
