@@ -137,7 +137,8 @@ def text_of(tokenizer, tokens: list[int], ts: int) -> str:
 
 
 def transcribe_whisper(model, processor, items: Iterable, options: WhisperOptions, g: WhisperGeneration, s) -> Iterator:
-    """One record per file, in input order; a file that cannot be decoded is its own error record."""
+    """One record per file, in input order; a file that cannot be decoded is its own error record. Files run one
+    after another, one window at a time (the pipeline's default batch of one; --batch-size is not used)."""
     tok, ts = processor.tokenizer, g.timestamp_begin
 
     def window(items: list, run: RunState) -> list:
