@@ -24,7 +24,9 @@ _WHISPER_DEFAULTS = dict(d_model=384, encoder_layers=4, decoder_layers=4, encode
 FAMILIES.update({
     "whisper": Family("whisper", "model", {"base": (), "speech-seq2seq": ("proj_out.",),
                                            "audio-classification": ("projector.", "classifier.")},
-                      _WHISPER_DEFAULTS, tied={"proj_out.weight": "model.decoder.embed_tokens.weight"}, kind="audio",
+                      _WHISPER_DEFAULTS, tied={"proj_out.weight": "model.decoder.embed_tokens.weight"},
+                      not_run={"causal-lm": "WhisperForCausalLM is the decoder alone, an assistant model for speculative "
+                                            "decoding; autocli runs the whole encoder-decoder (speech-seq2seq)"}, kind="audio",
                       processor="WhisperFeatureExtractor", combined="WhisperProcessor"),
 })
 
