@@ -321,17 +321,23 @@ def similar_table(records):
     return tbl
 
 
+@table(results.WhisperTranscription)
 @table(results.Transcription)
 def transcribe_table(records):
+    """CTC and Whisper transcriptions; Whisper's add the language, and its timed segments when it has them."""
     from rich.markup import escape
 
-    tbl = simple_table("#", "file", "seconds", "text")
+    languages = any(hasattr(r, "language") for r in records)
+    tbl = simple_table("#", "file", "seconds", *(["language"] if languages else []), "text")
     for rec in records:
         if isinstance(rec, ErrorRecord):
-            error_rows(tbl, rec, 4)
+            error_rows(tbl, rec, 5 if languages else 4)
             continue
         path = rec._text if len(rec._text) <= 40 else "…" + rec._text[-39:]  # a path's end says the most
-        tbl.add_row(str(rec.index), escape(path), f"{rec.seconds:.2f}", escape(rec.text))
+        segments = getattr(rec, "segments", None)
+        text = "\n".join(f"[{s.start:.2f} → {s.end:.2f}] {s.text.strip()}" for s in segments) if segments else rec.text
+        language = [getattr(rec, "language", None) or ""] if languages else []
+        tbl.add_row(str(rec.index), escape(path), f"{rec.seconds:.2f}", *language, escape(text))
     return tbl
 
 

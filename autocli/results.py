@@ -151,6 +151,23 @@ class Transcription:
     _text: str = ""  # the file, for the table
 
 
+@dataclass
+class TimedSegment:
+    start: float  # seconds from the start of the recording
+    end: float
+    text: str
+
+
+@dataclass
+class WhisperTranscription:
+    index: int
+    text: str
+    seconds: float  # the recording's length
+    language: str | None  # the language code the decoder was prompted with (given or detected); None: English-only
+    segments: list[TimedSegment] | None = optional()  # with --timestamps
+    _text: str = ""  # the file, for the table
+
+
 # ---- choose ------------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["tests.fx_hub", "tests.fx_tokenizers", "tests.fx_models", "tests.fx_decoders", "tests.fx_deberta", "tests.fx_seq2seq",
-                  "tests.fx_audio", "tests.fx_layout"]
+                  "tests.fx_audio", "tests.fx_layout", "tests.fx_whisper"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,10 +44,12 @@ class LoadedModel:
     type_vocab_size: int | None = None  # token type ids must be below it
     backend: str = "torch"  # what runs `module`'s forward (autocli.backends)
 
-    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, *, pixel_values=None, input_values=None):
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, *, pixel_values=None, input_values=None,
+                 input_features=None):
         """Task output for token ids (multiple-choice takes (B, C, T) -> (B, C)), or for what a vision or audio
-        processor gives: pixel_values (B, C, H, W), input_values (B, S) with their attention_mask."""
-        values = pixel_values if pixel_values is not None else input_values
+        processor gives: pixel_values (B, C, H, W), input_values (B, S) with their attention_mask, or log-mel
+        input_features (B, M, F)."""
+        values = next((v for v in (pixel_values, input_values, input_features) if v is not None), None)
         if values is not None:
             return self._features(values, attention_mask)
         with torch.inference_mode():

@@ -35,6 +35,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 PROCESSORS: dict[str, str] = {}
 # speech: wav2vec2 and HuBERT checkpoints name the same extractor
 PROCESSORS.update({"Wav2Vec2FeatureExtractor": "audio:Wav2Vec2FeatureExtractor"})
+# speech to text: log-mel features, and the processor pairing them with the tokenizer
+PROCESSORS.update({"WhisperFeatureExtractor": "whisper:WhisperFeatureExtractor", "WhisperProcessor": "whisper:WhisperProcessor"})
 PROCESSORS.update({f"{family}{suffix}": f"image:{family}ImageProcessor" for family in ("ViT", "DeiT", "CLIP")
                    for suffix in ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", "FeatureExtractor")})
 # documents: the LayoutLM image processors, and the processors that pair them with the tokenizer

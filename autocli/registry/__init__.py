@@ -27,6 +27,7 @@ TASKS = (
     "audio-classification",
     "ctc",
     "zero-shot-image-classification",
+    "speech-seq2seq",
 )
 TASK_ALIASES = {
     "feature-extraction": "base",
@@ -50,6 +51,7 @@ TASK_ALIASES = {
     "asr": "ctc",
     "transcribe": "ctc",
     "zero-shot": "zero-shot-image-classification",
+    "speech-to-text": "speech-seq2seq",
 }
 # task -> transformers' Auto class (compat names it; `--task AutoModelForTokenClassification` works too).
 AUTO_CLASSES = {
@@ -68,6 +70,7 @@ AUTO_CLASSES = {
     "audio-classification": "AutoModelForAudioClassification",
     "ctc": "AutoModelForCTC",
     "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
+    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
 }
 # AutoModelForPreTraining is ELECTRA's discriminator but BERT's MLM + NSP pair: not a name for one task.
 TASK_ALIASES.update({cls.lower(): task for task, cls in AUTO_CLASSES.items() if task != "replaced-token-detection"})
@@ -95,7 +98,7 @@ ARCH_SUFFIXES = (
 
 # The same class-name suffix means another task for another modality (Wav2Vec2ForSequenceClassification
 # classifies audio clips).
-KIND_TASKS = {"audio": {"sequence-classification": "audio-classification"}}
+KIND_TASKS = {"audio": {"sequence-classification": "audio-classification", "seq2seq-lm": "speech-seq2seq"}}
 # What a family's inputs are: text families take token ids, the others decoded files.
 KIND_INPUTS = {"vision": "image", "audio": "audio", "document": "document", "image-text": "image"}
 

@@ -16,6 +16,20 @@ FAMILIES.update({
     "hubert": Family("wav2vec2", "hubert", _SPEECH_HEADS, **_SPEECH),
 })
 
+# Speech to text: log-mel features -> encoder -> decoder; the processor pairs the feature extractor with the tokenizer.
+# Whisper's module builds on BART's layers (pre-norm); overrides are WhisperConfig's defaults for BART's settings.
+_WHISPER_DEFAULTS = dict(d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6, decoder_attention_heads=6,
+                         encoder_ffn_dim=1536, decoder_ffn_dim=1536, vocab_size=51865, decoder_start_token_id=50257,
+                         pad_token_id=50256, eos_token_id=50256, _pre_norm=True)
+FAMILIES.update({
+    "whisper": Family("whisper", "model", {"base": (), "speech-seq2seq": ("proj_out.",),
+                                           "audio-classification": ("projector.", "classifier.")},
+                      _WHISPER_DEFAULTS, tied={"proj_out.weight": "model.decoder.embed_tokens.weight"},
+                      not_run={"causal-lm": "WhisperForCausalLM is the decoder alone, an assistant model for speculative "
+                                            "decoding; autocli runs the whole encoder-decoder (speech-seq2seq)"}, kind="audio",
+                      processor="WhisperFeatureExtractor", combined="WhisperProcessor"),
+})
+
 # Images. ViT and DeiT share one module; DeiT's plain `classifier.` is its teacher head's `cls_classifier.`
 # (the distillation head beside it is read when architectures names DeiTForImageClassificationWithTeacher).
 _MIM = ("decoder.",)

@@ -55,16 +55,17 @@ class Beams:
     """The running beams and the K best finished hypotheses of B inputs; each is a set of per-token tracks
     (tokens, and with log-probabilities asked for, each token's and its top-N alternatives')."""
 
-    def __init__(self, B: int, s: BeamSettings, start: int, max_length: int, fill: int, n_eos: int, top_n: int | None):
+    def __init__(self, B: int, s: BeamSettings, prompt: list[int], max_length: int, fill: int, n_eos: int, top_n: int | None):
         K = s.num_beams
         self.B, self.K, self.s, self.max_length, self.top_n = B, K, s, max_length, top_n
+        self.P = len(prompt)  # decoder tokens every beam starts with (the start token, or Whisper's prompt)
         self.keep = max(2, 1 + n_eos) * K
         self.run = {"tokens": torch.full((B, K, max_length), fill, dtype=torch.long)}  # (B, K, L)
         if top_n is not None:
             self.run["lp"] = torch.zeros((B, K, max_length))
             self.run["alt_ids"] = torch.zeros((B, K, max_length, top_n), dtype=torch.long)
             self.run["alt_lp"] = torch.zeros((B, K, max_length, top_n))
-        self.run["tokens"][:, :, 0] = start
+        self.run["tokens"][:, :, : self.P] = torch.tensor(prompt, dtype=torch.long)
         self.fin = {k: v.clone() for k, v in self.run.items()}
         self.lengths = torch.zeros((B, K), dtype=torch.long)  # generated tokens of each kept hypothesis
         self.run_scores = torch.zeros((B, K))
@@ -100,7 +101,7 @@ class Beams:
         source = torch.take_along_dim(rows, nxt, dim=1)
 
         done = hits & (torch.arange(self.keep) < K)[None]  # finished candidates among the top K
-        scores = top_scores / (cur ** s.length_penalty)  # generated length: the start token does not count
+        scores = top_scores / ((cur - self.P + 1) ** s.length_penalty)  # generated length: the prompt does not count
         scores = scores + (self.finished.all(-1, keepdim=True) & (s.early_stopping is True)).float() * NEG
         scores = scores + (~self.unsatisfied).float() * NEG + (~done).float() * NEG
         merged = torch.cat((self.fin_scores, scores), dim=1)
@@ -108,15 +109,15 @@ class Beams:
         self.fin = {k: _rows(torch.cat((self.fin[k], cand[k]), dim=1), best) for k in self.fin}
         self.fin_scores = torch.take_along_dim(merged, best, dim=1)
         self.finished = torch.take_along_dim(torch.cat((self.finished, done), dim=1), best, dim=1)
-        new_lengths = torch.full((self.B, self.keep), cur)
+        new_lengths = torch.full((self.B, self.keep), cur - self.P + 1)
         self.lengths = torch.take_along_dim(torch.cat((self.lengths, new_lengths), dim=1), best, dim=1)
         return source
 
     def go_on(self, cur: int, hits: torch.Tensor) -> bool:
-        """cur: decoder tokens now (start included). Whether any input may still improve."""
+        """cur: decoder tokens now (the prompt included). Whether any input may still improve."""
         s = self.s
         lp = s.length_penalty
-        best_len = (self.max_length - 1) if s.early_stopping == "never" and lp > 0.0 else (cur - 1)
+        best_len = (self.max_length - self.P) if s.early_stopping == "never" and lp > 0.0 else (cur - self.P)
         best_running = self.run_scores[:, :1] / (best_len ** lp)
         worst_finished = torch.where(self.finished, self.fin_scores.min(dim=1, keepdim=True)[0], NEG)
         self.unsatisfied = self.unsatisfied & (best_running > worst_finished).any(-1, keepdim=True)
@@ -129,10 +130,11 @@ class Beams:
             row = []
             for j in range(self.s.num_return_sequences):
                 n = int(self.lengths[b, j])
-                h = Hypothesis(self.fin["tokens"][b, j, 1:1 + n].tolist(), float(self.fin_scores[b, j]))
+                at = slice(self.P, self.P + n)
+                h = Hypothesis(self.fin["tokens"][b, j, at].tolist(), float(self.fin_scores[b, j]))
                 if self.top_n is not None:
-                    h.logprobs = self.fin["lp"][b, j, 1:1 + n].tolist()
-                    ids, lps = self.fin["alt_ids"][b, j, 1:1 + n].tolist(), self.fin["alt_lp"][b, j, 1:1 + n].tolist()
+                    h.logprobs = self.fin["lp"][b, j, at].tolist()
+                    ids, lps = self.fin["alt_ids"][b, j, at].tolist(), self.fin["alt_lp"][b, j, at].tolist()
                     h.top = [list(zip(i, v)) for i, v in zip(ids, lps)]
                 row.append(h)
             out.append(row)
@@ -140,18 +142,21 @@ class Beams:
 
 
 def beam_search(step: Callable[[torch.Tensor], torch.Tensor], reorder: Callable[[torch.Tensor], None], batch: int,
-                start: int, max_new: int, eos: list[int], pad: int | None, s: BeamSettings,
+                start: int | list[int], max_new: int, eos: list[int], pad: int | None, s: BeamSettings,
                 processors: Processors, top_n: int | None = None) -> list[list[Hypothesis]]:
     """step(tokens (B*K,)) -> logits (B*K, V) for the next token of each beam (its cache advanced);
-    reorder(rows (B*K,)) makes beam row i continue from row rows[i]. Returns num_return_sequences
-    hypotheses per batch row, best first; top_n (not None) also records log-probabilities."""
+    reorder(rows (B*K,)) makes beam row i continue from row rows[i]. `start`: the decoder's start token, or the
+    prompt every beam starts with (its first step is then given the prompt's last token: the step function
+    feeds the whole prompt). Returns num_return_sequences hypotheses per batch row, best first; top_n (not None)
+    also records log-probabilities."""
     B, K = batch, s.num_beams
-    max_length = 1 + max_new  # decoder tokens, the start token included
+    prompt = [start] if isinstance(start, int) else list(start)
+    max_length = len(prompt) + max_new  # decoder tokens, the prompt included
     fill = pad if pad else (eos[0] if eos else -1)  # transformers' `pad or eos[0]`: what unfinished slots hold
-    beams = Beams(B, s, start, max_length, fill, len(eos), top_n)
+    beams = Beams(B, s, prompt, max_length, fill, len(eos), top_n)
     eos_t = torch.tensor(eos, dtype=torch.long)
-    cur = 1
-    tokens = beams.run["tokens"][:, :, 0].reshape(-1)
+    cur = len(prompt)
+    tokens = beams.run["tokens"][:, :, cur - 1].reshape(-1)
     while True:
         logits = step(tokens).float().cpu()  # (B*K, V)
         step_lp = processors(beams.run["tokens"].view(B * K, -1)[:, :cur], torch.log_softmax(logits, dim=-1))

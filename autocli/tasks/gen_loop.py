@@ -118,11 +118,18 @@ def run_batch(model, tokenizer, rows: list[list[int]], s: GenerationSettings, *,
                         for st in states], stats)
 
 
-def _loop(source, states: list[RowState], s: GenerationSettings, logprobs: int | None, on_text, t0: float) -> float:
+def _loop(source, states: list[RowState], s: GenerationSettings, logprobs: int | None, on_text, t0: float,
+          extra: Callable | None = None) -> float:
     """Greedy or sampled decoding until every row finished or the budget ran out; -> time to first token.
-    Finished rows are fed padding, as transformers does."""
+    Finished rows are fed padding, as transformers does. extra(seqs, scores, real) -> scores: a model's own
+    processors (Whisper's), after the shared stack as transformers appends custom processors."""
     pad = s["pad_token_id"]
     stack = processors(s, max_length=source.seqs.shape[1])
+    if extra is not None:
+        shared = stack
+
+        def stack(seqs, scores, real):
+            return extra(seqs, shared(seqs, scores, real), real)
     chooser = Chooser(sampling(s), source.seqs.device)
     live = torch.ones(len(states), dtype=torch.bool, device=source.seqs.device)
     logits = source.first()  # (B, V)
