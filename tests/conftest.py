@@ -27,6 +27,8 @@ def _isolated_hub_env(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.getbasetemp() / "hf_home"
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    # nor autocli's own cache: a graph exported there earlier would switch `--backend auto` to onnxruntime
+    monkeypatch.setenv("AUTOCLI_CACHE", str(tmp_path_factory.getbasetemp() / "autocli_home"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("AUTOCLI_DEBUG", raising=False)
