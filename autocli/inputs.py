@@ -21,6 +21,15 @@ from autocli.errors import AutocliError, UsageError
 MAX_LINE_BYTES = 16 * 1024 * 1024
 STDIN = "-"
 EMPTY_HINT = "give every input some text (drop blank lines, e.g. with grep .)"
+# The files read as images (the extensions Pillow decodes that cameras and the web use) and as audio: given where
+# a text goes, such a file is a mistake, not a text.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
+# The first bytes of files people pipe or pass as --input by mistake -> what they are (lines of text are wanted).
+MAGIC = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF8", "a GIF image"),
+         (b"RIFF", "a RIFF (WAV or WebP) file"), (b"fLaC", "a FLAC audio file"), (b"OggS", "an Ogg audio file"),
+         (b"PAR1", "a Parquet file"), (b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"),
+         (b"\x1f\x8b", "a gzip archive"))
 
 
 @dataclass
@@ -150,18 +159,36 @@ def _raw_lines(args: list[str], input_file: Path | None, stream: BinaryIO) -> It
         except OSError as e:
             raise UsageError(f"cannot read --input {input_file}: {e.strerror}", "check the path") from None
         with handle:
+            refuse_binary(handle, f"--input {input_file}")
             yield from _lines(handle)
         return
     if not args:
         if input_file is None and stream.isatty():
             raise UsageError("no input given", "pass TEXT arguments, '-' to read stdin, or --input FILE")
+        refuse_binary(stream, "stdin")
         yield from _lines(stream)
         return
     for arg in args:
         if arg == STDIN:
+            refuse_binary(stream, "stdin")
             yield from _lines(stream)
         else:
             yield arg
+
+
+def refuse_binary(stream: BinaryIO, where: str) -> None:
+    """Inputs are lines (texts, paths or JSON objects): a whole image, recording or Parquet file in their place
+    is refused at once rather than cut into lines of garbage, one error record each."""
+    peek = getattr(stream, "peek", None)
+    head = peek(16)[:16] if peek is not None else b""
+    what = next((name for magic, name in MAGIC if head.startswith(magic)), None)
+    if what is None:
+        return
+    if what == "a Parquet file":
+        raise UsageError(f"{where} is {what}, not lines of input", "Parquet is read by the --output engine: add --output DIR "
+                         "(and --text-column / --image-column NAME)")
+    raise UsageError(f"{where} is {what}, not lines of input",
+                     "pass the file's path as an argument (stdin and --input take one path or text per line)")
 
 
 def read_inputs(
@@ -195,7 +222,8 @@ def read_inputs(
 
 
 def require(item: Item, *names: str, allow_empty: bool = False) -> None:
-    """Give the item an error when a field the command needs is missing, not a string, or empty."""
+    """Give the item an error when a field the command needs is missing, not a string, or empty; or when a
+    text is the path of an image or audio file (a text model would read the file's name)."""
     if item.error:
         return
     for name in names:
@@ -207,6 +235,29 @@ def require(item: Item, *names: str, allow_empty: bool = False) -> None:
         if not allow_empty and not value.strip():
             item.error = UsageError(f"field '{name}' is empty", EMPTY_HINT)
             return
+        if name == "text" and not_a_text(value):
+            item.error = not_a_text(value)
+            return
+
+
+def not_a_text(text: str) -> UsageError | None:
+    """The error of a text that names an existing image or audio file (by its suffix), else None."""
+    suffix = Path(text.strip()).suffix.lower() if len(text) < 4096 and "\n" not in text else ""
+    kind = "an image" if suffix in IMAGE_SUFFIXES else "an audio" if suffix in AUDIO_SUFFIXES else ""
+    if not kind or not Path(text.strip()).is_file():
+        return None
+    return UsageError(f"{text} is {kind} file, and this command reads it as text",
+                      "pass the text itself; image and audio files go to a checkpoint that reads them")
+
+
+def no_such_file(path: str, kind: str, texts: str = "") -> UsageError:
+    """A missing input file; a name that reads as a text (spaces, no suffix) is told that the model reads files
+    (and, for a model that reads texts too, where they go: `texts`)."""
+    name = str(path)
+    if " " in name.strip() or not Path(name).suffix:
+        return UsageError(f"{name}: no such file; this command reads {kind} files here, not text",
+                          f"pass the paths of {kind} files" + (f"; {texts}" if texts else ""))
+    return UsageError(f"{name}: no such file", "check the path")
 
 
 def naming_files(field: str) -> Callable[[Item], None]:

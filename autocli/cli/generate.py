@@ -234,6 +234,7 @@ def _print(items, fmt: GenFormat, stats: bool, shared: o.Shared, run) -> None:
 def _prompts(args, shared: o.Shared, prefix: str, chat: bool, system: str | None):
     """Inputs -> Prompts: plain lines, or JSONL objects with "prompt" (text, after the task prefix) or "messages" (chat)."""
     from autocli.errors import UsageError
+    from autocli.inputs import not_a_text
     from autocli.tasks.generate import Prompt
 
     if system is not None and not chat and not shared.jsonl:
@@ -249,6 +250,8 @@ def _prompts(args, shared: o.Shared, prefix: str, chat: bool, system: str | None
                     p.error = UsageError(f"input {item.index}: 'messages' must be a non-empty list", 'use "messages": [{"role": "user", "content": "..."}]')
                 else:
                     p.messages = messages
+            elif isinstance(text, str) and not_a_text(text):
+                p.error = not_a_text(text)
             elif isinstance(text, str):
                 p.text = prefix + text
             else:

@@ -45,6 +45,10 @@ def run_job(fn, args: tuple, kwargs: dict, shared) -> None:
     if not shards:
         raise UsageError("no input: the --input files are empty", "give --input a file with rows")
     what = fn.__name__.removesuffix("_cmd").replace("_", "-")
+    if kwargs.get("model") is not None:
+        from autocli.engine.fields import check_fields
+
+        check_fields(kwargs["model"], what, shared, shards)
     store = Store(Folder(shared.output), fmt, job_key(what, kwargs, shared, fmt))
     done = store.prepare(shards, shared.resume, shared.overwrite)
     job = Job((fn.__module__, fn.__name__), args, kwargs, shared, shards, store)

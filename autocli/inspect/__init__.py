@@ -70,7 +70,8 @@ def _heads(cfg: Config, fam, headers: dict) -> list[str] | None:
     if not headers:
         return None
     if fam is not None:
-        return [t for t in registry.TASKS if t in registry.trained_heads(fam, keys, cfg.architectures)]
+        # with the config: a head tied to the embeddings (Whisper's proj_out, GPT-2's lm_head) is there when they are
+        return [t for t in registry.TASKS if t in registry.trained_heads(fam, keys, cfg.architectures, cfg.raw)]
     return registry.generic_heads(keys)
 
 

@@ -147,15 +147,17 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
     if sanitize is not None:
         state = sanitize(state, args)
     tied = getattr(args, "tie_word_embeddings", registry.ties_embeddings(fam, config.raw))
+    trained = registry.trained_heads(fam, state, config.architectures, config.raw)
     spec = LoadSpec(
         name=name,
         prefix=fam.prefix,
         task=task_name,
         head_prefixes=tuple(fam.heads.get(task_name, ())),
-        head_trained=task_name in registry.trained_heads(fam, state, config.architectures, config.raw),
+        head_trained=task_name in trained,
         ties=dict(fam.tied) if tied else {},
         init_std=_init_std(config.raw.get("initializer_range")),
         allow_random_head=allow_random_head,
+        instead=_instead(config, fam, trained, task_name, name),
     )
     report = load_into(module, state, spec, device=dev, dtype=dt)
     report.files = [Path(p).name for p in paths]
@@ -189,6 +191,16 @@ def _family(config: Config, task: str, task_name: str):
     if task_name not in fam.heads:
         raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"tasks for {config.model_type}: {', '.join(fam.heads)}")
     return fam, importlib.import_module(f"autocli.models.{fam.module}")
+
+
+def _instead(config: Config, fam, trained: set[str], task: str, name: str) -> tuple[str, str] | None:
+    """What the checkpoint is for, when it lacks `task`'s head but carries another (a CLIP checkpoint asked to
+    classify without labels classifies zero-shot)."""
+    use = registry.other_use(trained, registry.declared_tasks(config.architectures, fam), task)
+    if use is None:
+        return None
+    what, how = registry.TASK_USES[use]
+    return f"this {config.model_type} checkpoint {what}", how.replace("MODEL", name)
 
 
 def _read_args(mod, config: Config):

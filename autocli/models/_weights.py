@@ -47,6 +47,7 @@ class LoadSpec:
     ties: dict = field(default_factory=dict)  # registry Family.tied, when the config ties embeddings
     init_std: float = 0.02
     allow_random_head: bool = False
+    instead: tuple[str, str] | None = None  # (what the checkpoint is for, how to run that): said when the head is missing
 
 
 # --- building --------------------------------------------------------------------------------------
@@ -209,11 +210,13 @@ def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.d
     apply_ties(state, spec.ties, expected, report)
     heads = {k for k in expected if _is_head(k, spec)}
     missing_body = sorted(k for k in expected if k not in heads and k not in state)
+    if missing_body and spec.instead and not spec.head_trained:  # another model's weights: say what it is for
+        raise Unsupported(f"checkpoint {spec.name} has no {spec.task} model ({len(missing_body)} weight(s) it needs are missing: "
+                          f"{_names(missing_body)}){_instead(spec)}", spec.instead[1])
     if missing_body:
-        raise InvalidCheckpoint(
-            f"{spec.name}: {len(missing_body)} backbone weight(s) missing: {_names(missing_body)}",
-            "the weight files are incomplete or belong to another architecture",
-        )
+        other = f"the weight files are incomplete, or {spec.instead[0]}: {spec.instead[1]}" if spec.instead else ""
+        raise InvalidCheckpoint(f"{spec.name}: {len(missing_body)} backbone weight(s) missing: {_names(missing_body)}",
+                                other or "the weight files are incomplete or belong to another architecture")
     if not spec.head_trained:
         _untrained_head(state, heads, spec, report)
     report.unexpected = sorted(k for k in state if k not in expected)
@@ -247,9 +250,8 @@ def _untrained_head(state: dict, heads: set, spec: LoadSpec, report: LoadReport)
         present = sorted(k for k in state if k in heads and k not in report.tied and k.startswith(own))
         if present:
             raise Unsupported(
-                f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare",
-                f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
-            )
+                f"checkpoint {spec.name} has no trained {spec.task} head: its {_names(present)} belong to the head its architectures declare"
+                + _instead(spec), _hint(spec))
         _refuse_head(spec, sorted(k for k in heads if k not in state))
     for k in heads:
         if k.startswith(own):
@@ -284,10 +286,18 @@ def _is_head(key: str, spec: LoadSpec) -> bool:
 
 
 def _refuse_head(spec: LoadSpec, keys: list[str]):
-    raise Unsupported(
-        f"checkpoint {spec.name} has no trained {spec.task} head (weights {_names(keys)} are missing); they would be random",
-        f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head",
-    )
+    reason = f"; {spec.instead[0]}" if spec.instead else "; they would be random"
+    raise Unsupported(f"checkpoint {spec.name} has no trained {spec.task} head (weights {_names(keys)} are missing){reason}", _hint(spec))
+
+
+def _instead(spec: LoadSpec) -> str:
+    return f"; {spec.instead[0]}" if spec.instead else ""
+
+
+def _hint(spec: LoadSpec) -> str:
+    if spec.instead:
+        return f"{spec.instead[1]} (or --allow-random-head for an untrained {spec.task} head)"
+    return f"pick a checkpoint fine-tuned for {spec.task}, or pass --allow-random-head"
 
 
 def _names(keys: list[str]) -> str:

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
+from autocli.inputs import no_such_file
 
 # Decoded audio is held whole (at the model's rate): longer files are refused before decoding.
 MAX_SECONDS = 3600
@@ -121,8 +122,10 @@ def _decode(path: str, rate: int):
     from autocli.extras import need
 
     sf, soxr = need("soundfile", "audio"), need("soxr", "audio")
+    if os.path.isdir(path):
+        raise UsageError(f"{path}: is a directory, not an audio file", "pass the audio files inside it")
     if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such file", "check the path")
+        raise no_such_file(path, "audio")
     try:
         f = sf.SoundFile(path)
     except (RuntimeError, ValueError, OSError) as e:  # libsndfile: format not recognised, malformed header

@@ -15,6 +15,7 @@ class CLIPProcessor:
         self.image_processor = image_processor
         self.tokenizer = tokenizer
         self.input = image_processor.input
+        image_processor.texts = 'texts go with embed --text, similar --image FILE or classify --labels "cat,dog"'
         self.load = image_processor.load
         self.batch_key = image_processor.batch_key
 

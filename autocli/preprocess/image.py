@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from autocli.errors import InvalidCheckpoint, UsageError
 from autocli.extras import need
+from autocli.inputs import no_such_file
 
 # Pillow's filter ids (PIL.Image.Resampling), which transformers saves as `resample`
 RESAMPLE = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
@@ -147,6 +148,7 @@ class ImageProcessor:
     """One family's image processor: DEFAULTS are its transformers class's attributes."""
 
     input = "image"
+    texts = ""  # where a checkpoint that also reads texts takes them (said when an input is not a file)
     DEFAULTS: dict = {}
 
     def __init__(self, name: str, settings: dict):
@@ -192,7 +194,7 @@ class ImageProcessor:
                 warnings.simplefilter("ignore")  # Pillow's own bomb warning: the check below says it as an error
                 image = Image.open(path)
         except FileNotFoundError:
-            raise UsageError(f"{path}: no such file", "check the path") from None
+            raise no_such_file(path, "image", self.texts) from None
         except IsADirectoryError:
             raise UsageError(f"{path}: is a directory, not an image file", "pass the image files inside it") from None
         except PIL.UnidentifiedImageError:

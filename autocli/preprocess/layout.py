@@ -26,6 +26,7 @@ import tempfile
 from dataclasses import dataclass, replace
 
 from autocli.errors import InvalidCheckpoint, Unsupported, UsageError
+from autocli.inputs import no_such_file
 from autocli.preprocess.image import ImageProcessor, MEANS, _flag
 
 NEEDS = (("numpy", "vision"),)
@@ -58,7 +59,7 @@ def read_document(path: str) -> dict:
         with open(path, "rb") as f:
             data = f.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", "check the path") from None
+        raise no_such_file(path, "document JSON") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, not a document JSON file", "pass the .json files inside it") from None
     except OSError as e:

@@ -117,6 +117,23 @@ GENERIC_HEAD_KEYS = (
     ("pooler.", "pooler"),
 )
 
+# What a checkpoint is for, said to someone who asked it for a head it lacks: task -> (what it does, how to run it).
+TASK_USES = {
+    "zero-shot-image-classification": ("classifies images zero-shot, against candidate labels you give",
+                                       'pass the labels: autocli classify MODEL IMAGE --labels "cat,dog"'),
+    "image-classification": ("classifies images", "autocli classify MODEL IMAGE"),
+    "audio-classification": ("classifies audio clips", "autocli classify MODEL CLIP.wav"),
+    "sequence-classification": ("classifies texts", 'autocli classify MODEL "a text"'),
+    "token-classification": ("tags tokens", 'autocli tag MODEL "a text"'),
+    "question-answering": ("answers questions from a context", 'autocli qa MODEL --question Q --context "a text"'),
+    "masked-lm": ("fills masked tokens", 'autocli fill-mask MODEL "a text with a mask token"'),
+    "causal-lm": ("generates text", 'autocli generate MODEL "a prompt"'),
+    "seq2seq-lm": ("generates text from text", 'autocli generate MODEL "a text"'),
+    "multiple-choice": ("picks among choices", "autocli choose MODEL --question Q --choice A --choice B"),
+    "ctc": ("transcribes speech", "autocli transcribe MODEL CLIP.wav"),
+    "speech-seq2seq": ("transcribes speech", "autocli transcribe MODEL CLIP.wav"),
+}
+
 # model_type -> Family, every modality.
 FAMILIES: dict[str, Family] = {**text.FAMILIES, **media.FAMILIES}
 
@@ -184,6 +201,13 @@ def trained_heads(fam: Family, keys, architectures: list[str], config: dict | No
     out |= {task for task, twin in fam.twins.items() if twin in out}
     out.add("base")
     return out
+
+
+def other_use(trained: set[str], declared: list[str], task: str) -> str | None:
+    """The task to offer someone who asked a checkpoint for `task`, whose head it lacks: one whose head it
+    carries, a task its architectures declare first."""
+    usable = [t for t in TASKS if t in trained and t != task and t in TASK_USES]
+    return next((t for t in usable if t in declared), usable[0] if usable else None)
 
 
 def renamed(fam: Family, key: str) -> str:

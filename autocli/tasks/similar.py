@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from autocli.errors import UsageError
-from autocli.inputs import Item
+from autocli.inputs import IMAGE_SUFFIXES, Item
 from autocli.results import ErrorRecord, Match
 from autocli.tasks.zero_shot import SpaceOptions, embed_images, embed_texts, text_embeddings, unit
-
-# the files of a folder that are read as images (the extensions Pillow decodes that cameras and the web use)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 @dataclass
