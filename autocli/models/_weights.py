@@ -210,9 +210,6 @@ def load_into(module: nn.Module, state: dict, spec: LoadSpec, *, device: torch.d
     apply_ties(state, spec.ties, expected, report)
     heads = {k for k in expected if _is_head(k, spec)}
     missing_body = sorted(k for k in expected if k not in heads and k not in state)
-    if missing_body and spec.instead and not spec.head_trained:  # another model's weights: say what it is for
-        raise Unsupported(f"checkpoint {spec.name} has no {spec.task} model ({len(missing_body)} weight(s) it needs are missing: "
-                          f"{_names(missing_body)}){_instead(spec)}", spec.instead[1])
     if missing_body:
         other = f"the weight files are incomplete, or {spec.instead[0]}: {spec.instead[1]}" if spec.instead else ""
         raise InvalidCheckpoint(f"{spec.name}: {len(missing_body)} backbone weight(s) missing: {_names(missing_body)}",
