@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, run_script
 from tests.fx_clip import clip_checkpoints, vision_images  # noqa: F401
 from tests.fx_vision import vision_checkpoints  # noqa: F401
 
@@ -265,3 +265,38 @@ def test_inspect_heads_are_the_heads_the_loader_accepts(cli, request, kind, head
             continue
         loads.add(task)
     assert shown == loads
+
+
+# --- a command for the other modality ------------------------------------------------------------------
+
+def test_a_text_command_on_an_image_model_names_the_task_not_a_flag(cli, vision_checkpoints):
+    """qa passes its own --max-length default: the refusal is about the task, with what the checkpoint is for."""
+    model = vision_checkpoints["vit-cls"]
+    res = cli(["qa", model, "--question", "Who?", "--context", "Ada."])
+    assert_one_line_error(res, 5)
+    assert "no question-answering head" in res.stderr and "--max-length" not in res.stderr
+    assert f"classifies images: autocli classify {model} IMAGE" in res.stderr
+
+
+@pytest.mark.parametrize("command, says", [
+    (["tokenize", "vit", "hello"], "(vit) reads image files, not text: it has no tokenizer"),
+    (["preprocess", "bert", "photo"], "(bert) reads text, not image or audio files"),
+])
+def test_tokenize_an_image_model_or_preprocess_a_text_model(tiny_checkpoints, vision_checkpoints, vision_images, command, says):
+    """Torch-free, one error line, exit 5 (what `inspect`/`tokenize`/`preprocess` promise)."""
+    from tests.test_cli import _modules_after
+
+    folders = {"vit": vision_checkpoints["vit-cls"], "bert": tiny_checkpoints[("bert", "sequence-classification")]}
+    name, model, arg = command
+    res = run_script([name, folders[model], str(vision_images["jpeg"]) if arg == "photo" else arg])
+    assert_one_line_error(res, 5)
+    assert says in res.stderr
+    assert _modules_after([name, str(folders[model]), arg]) == "NO-TORCH 5"
+
+
+def test_generate_on_an_audio_model_says_it_reads_audio(cli, audio_root):
+    from tests.fx_audio import build_audio_checkpoint
+
+    res = cli(["generate", build_audio_checkpoint(audio_root, "wav2vec2", "ctc"), "hello"])
+    assert_one_line_error(res, 5)
+    assert "(wav2vec2) reads audio files, not text" in res.stderr

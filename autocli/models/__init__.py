@@ -132,7 +132,7 @@ def load_model_from_dir(folder, task: str, *, device="auto", dtype="auto", allow
 
 def _load(config: Config, paths, name: str, task: str, device, dtype, allow_random_head: bool, allow_pickle: bool) -> LoadedModel:
     task_name = registry.canonical_task(task) or task
-    fam, mod = _family(config, task, task_name)
+    fam, mod = _family(config, task, task_name, name)
     if fam.overrides:
         config = Config({**fam.overrides, **config.raw}, config.source)
     config.check_dimensions()
@@ -180,16 +180,26 @@ def _load(config: Config, paths, name: str, task: str, device, dtype, allow_rand
     )
 
 
-def _family(config: Config, task: str, task_name: str):
-    """The registry row and the family module; the row decides which tasks exist."""
+def check_task(config: Config, task: str, name: str) -> registry.Family:
+    """The registry row, when it has `task` (the row decides which tasks exist); else what the checkpoint is for."""
     fam = registry.family(config.model_type)
     if fam is None:
         raise Unsupported(
             f"model_type {config.model_type!r} is not supported",
             f"autocli runs: {', '.join(registry.supported_families())}",
         )
+    task_name = registry.canonical_task(task) or task
     if task_name not in fam.heads:
-        raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"tasks for {config.model_type}: {', '.join(fam.heads)}")
+        listed = f"tasks for {config.model_type}: {', '.join(fam.heads)}"
+        declared = registry.declared_tasks(config.architectures, fam)
+        use = _instead(config, fam, set(declared), task_name, name)
+        raise Unsupported(f"{config.model_type} has no {task} head in autocli", f"{use[0]}: {use[1]}; {listed}" if use else listed)
+    return fam
+
+
+def _family(config: Config, task: str, task_name: str, name: str):
+    """The registry row and the family module."""
+    fam = check_task(config, task, name)
     return fam, importlib.import_module(f"autocli.models.{fam.module}")
 
 

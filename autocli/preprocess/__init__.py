@@ -71,6 +71,10 @@ def processor_settings(ckpt) -> dict:
         source = PROCESSOR_CONFIG
         combined = ckpt.json(PROCESSOR_CONFIG, MAX_CONFIG_BYTES)
         if combined is None:
+            model_type = ckpt.config().model_type
+            if registry.input_kind(model_type) == "text" and registry.family(model_type) is not None:
+                raise Unsupported(f"{ckpt.name} ({model_type}) reads text, not image or audio files: it has no preprocessor",
+                                  "autocli tokenize MODEL TEXT shows how it reads text")
             raise InvalidCheckpoint(f"{ckpt.name} has no {PREPROCESSOR_CONFIG}",
                                     "image and audio checkpoints ship one; copy it from the base model")
         if not isinstance(combined, dict):

@@ -98,10 +98,13 @@ def load(
         from autocli.errors import UsageError
         from autocli.preprocess import load_processor
 
+        from autocli.models import check_task
+
+        task = MEDIA_TASKS.get(kind, {}).get(task, task)
+        check_task(ckpt.config(), task, spec)  # a text command on an image model is that, not a flag to drop
         for given, flag in ((tokenizer_source, "--tokenizer"), (max_length, "--max-length")):
             if given is not None:
                 raise UsageError(f"{flag} is for text; this checkpoint reads {kind} files", f"drop {flag}")
-        task = MEDIA_TASKS.get(kind, {}).get(task, task)
         tokenizer = load_processor(ckpt, ckpt.config().model_type)
     model = load_model(
         ckpt, task, device=device, dtype=dtype, allow_random_head=allow_random_head, allow_pickle=allow_pickle,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from autocli.errors import InvalidCheckpoint, NotReachable
+from autocli.errors import InvalidCheckpoint, NotReachable, Unsupported
 from autocli.tokenizer.chat import chat_template
 from autocli.tokenizer.files import (
     CHAT_TEMPLATE_DIR, MERGES_TXT, READS_HINT, ROLES, SENTENCEPIECE_FILES, SPECIAL_TOKENS_MAP, TOKENIZER_CONFIG,
@@ -27,7 +27,24 @@ def load_tokenizer(ckpt) -> Tokenizer:
         return ckpt.optional_path(name) if name in present else None
 
     templates = sorted(f for f in present if f.startswith(CHAT_TEMPLATE_DIR + "/") and f.endswith(".jinja"))
-    return _load(get, present, templates)
+    try:
+        return _load(get, present, templates)
+    except InvalidCheckpoint:
+        refuse_files_only(ckpt)
+        raise
+
+
+def refuse_files_only(ckpt) -> None:
+    """A checkpoint that reads only image or audio files (a CTC vocabulary is no text tokenizer) is told so,
+    rather than reported as a broken tokenizer."""
+    from autocli import registry
+
+    config = ckpt.config()
+    fam = registry.family(config.model_type)
+    kind = registry.input_kind(config.model_type)
+    if fam is not None and not fam.combined and kind in ("image", "audio"):
+        raise Unsupported(f"{ckpt.name} ({config.model_type}) reads {kind} files, not text: it has no tokenizer",
+                          f"give it {kind} files (autocli preprocess MODEL FILE shows what it reads), or pick a text checkpoint")
 
 
 def load_tokenizer_from_dir(folder) -> Tokenizer:
