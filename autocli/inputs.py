@@ -29,7 +29,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 MAGIC = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"GIF8", "a GIF image"),
          (b"RIFF", "a RIFF (WAV or WebP) file"), (b"fLaC", "a FLAC audio file"), (b"OggS", "an Ogg audio file"),
          (b"PAR1", "a Parquet file"), (b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"),
-         (b"\x1f\x8b", "a gzip archive"))
+         (b"\x1f\x8b", "a gzip archive"), (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
+# What to do instead, for the files that have a better answer than "pass its path".
+INSTEAD = {"a Parquet file": "Parquet is read by the --output engine: add --output DIR (and --text-column / --image-column NAME)",
+           "UTF-16 text": "convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8 (PowerShell's > writes UTF-16)"}
 
 
 @dataclass
@@ -182,13 +185,9 @@ def refuse_binary(stream: BinaryIO, where: str) -> None:
     peek = getattr(stream, "peek", None)
     head = peek(16)[:16] if peek is not None else b""
     what = next((name for magic, name in MAGIC if head.startswith(magic)), None)
-    if what is None:
-        return
-    if what == "a Parquet file":
-        raise UsageError(f"{where} is {what}, not lines of input", "Parquet is read by the --output engine: add --output DIR "
-                         "(and --text-column / --image-column NAME)")
-    raise UsageError(f"{where} is {what}, not lines of input",
-                     "pass the file's path as an argument (stdin and --input take one path or text per line)")
+    if what is not None:
+        raise UsageError(f"{where} is {what}, not lines of UTF-8 text",
+                         INSTEAD.get(what, "pass the file's path as an argument (stdin and --input take one path or text per line)"))
 
 
 def read_inputs(

@@ -300,3 +300,11 @@ def test_generate_on_an_audio_model_says_it_reads_audio(cli, audio_root):
     res = cli(["generate", build_audio_checkpoint(audio_root, "wav2vec2", "ctc"), "hello"])
     assert_one_line_error(res, 5)
     assert "(wav2vec2) reads audio files, not text" in res.stderr
+
+
+def test_a_utf16_input_file_is_refused_with_the_conversion(cli, tiny_checkpoints, tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_bytes("first\nsecond\n".encode("utf-16"))
+    res = cli(["classify", tiny_checkpoints[("bert", "sequence-classification")], "--input", path])
+    assert_one_line_error(res, 2)
+    assert "is UTF-16 text" in res.stderr and "iconv" in res.stderr

@@ -38,8 +38,12 @@ def refuse_files_only(ckpt) -> None:
     """A checkpoint that reads only image or audio files (a CTC vocabulary is no text tokenizer) is told so,
     rather than reported as a broken tokenizer."""
     from autocli import registry
+    from autocli.errors import AutocliError
 
-    config = ckpt.config()
+    try:
+        config = ckpt.config()
+    except AutocliError:
+        return  # no usable config.json: the tokenizer's own error stands
     fam = registry.family(config.model_type)
     kind = registry.input_kind(config.model_type)
     if fam is not None and not fam.combined and kind in ("image", "audio"):
