@@ -308,3 +308,14 @@ def test_a_utf16_input_file_is_refused_with_the_conversion(cli, tiny_checkpoints
     res = cli(["classify", tiny_checkpoints[("bert", "sequence-classification")], "--input", path])
     assert_one_line_error(res, 2)
     assert "is UTF-16 text" in res.stderr and "iconv" in res.stderr
+
+
+def test_an_audio_model_over_a_csv_without_audio_column(cli, audio_root, tmp_path):
+    from tests.fx_audio import build_audio_checkpoint
+
+    listing = tmp_path / "clips.csv"
+    listing.write_text("file,speaker\na.wav,s1\n")
+    model = build_audio_checkpoint(audio_root, "wav2vec2", "ctc")
+    res = cli(["transcribe", model, "--input", listing, "--output", tmp_path / "out"])
+    assert_one_line_error(res, 2)
+    assert f"{listing} has no 'audio' column" in res.stderr and "--audio-column NAME (its columns: file, speaker)" in res.stderr

@@ -4,10 +4,11 @@ every row alike, so each is one usage error up front instead of one error record
 
 from __future__ import annotations
 
+import csv
 import json
 
 from autocli.engine import files as store
-from autocli.engine.shards import TABULAR, Shard, _csv_shape, _parquet_shape
+from autocli.engine.shards import Shard, _parquet_shape, _text
 from autocli.errors import UsageError
 
 FLAGS = {"text": "--text-column", "image": "--image-column", "audio": "--audio-column"}
@@ -39,26 +40,33 @@ def check_fields(model: str, command: str, shared, shards: list[Shard]) -> None:
                              " or ".join(f"{FLAGS[r]} NAME" for r in reads) + " names the column to read")
     if reads in (("image",), ("audio",)) or (reads == ("text",) and command in TEXT_COMMANDS):
         field = reads[0]
-        names = first_columns(shards, shared.jsonl)
+        file, names = first_columns(shards, shared.jsonl)
         if given[field] is None and names is not None and field not in names and names != ["text"]:
-            raise UsageError(f"{shards[0].file} has no {field!r} column, and {what}",
+            raise UsageError(f"{file} has no {field!r} column, and {what}",
                              f"name the column of the {SAYS[field].replace(' files', ' paths')}: {FLAGS[field]} NAME (its columns: {', '.join(names) or 'none'})")
 
 
-def first_columns(shards: list[Shard], jsonl: bool) -> list[str] | None:
-    """The column names of the first file (JSONL: its first object's keys); None for plain lines or when
-    they cannot be told (an unreadable file is an error record of its own)."""
+def first_columns(shards: list[Shard], jsonl: bool) -> tuple[str, list[str] | None]:
+    """The first readable file and its column names (JSONL: its first object's keys); None for plain lines or
+    when they cannot be told (an unreadable file or row is an error record of its own)."""
     shard = next((s for s in shards if s.kind != "unreadable"), None)
     if shard is None:
-        return None
-    if shard.kind in TABULAR:
-        return (_parquet_shape if shard.kind == "parquet" else _csv_shape)(shard.file)[0]
+        return "", None
+    try:
+        return shard.file, _names(shard, jsonl)
+    except (OSError, ValueError, csv.Error):  # a store that stops answering, a file that is not UTF-8
+        return shard.file, None
+
+
+def _names(shard: Shard, jsonl: bool) -> list[str] | None:
+    if shard.kind == "parquet":
+        return _parquet_shape(shard.file)[0]
+    if shard.kind == "csv":
+        with _text(shard.file) as handle:
+            return next(csv.reader(handle), [])  # the header alone: the rows were counted when the shards were cut
     if not jsonl:
         return None
     with store.open_input(shard.file) as handle:
         handle.seek(shard.offset)
-        try:
-            first = json.loads(handle.readline())
-        except ValueError:
-            return None  # its own error record
+        first = json.loads(handle.readline())
     return list(first) if isinstance(first, dict) else None
