@@ -319,3 +319,9 @@ def test_an_audio_model_over_a_csv_without_audio_column(cli, audio_root, tmp_pat
     res = cli(["transcribe", model, "--input", listing, "--output", tmp_path / "out"])
     assert_one_line_error(res, 2)
     assert f"{listing} has no 'audio' column" in res.stderr and "--audio-column NAME (its columns: file, speaker)" in res.stderr
+
+
+def test_eval_of_a_directory_says_so(cli, tiny_checkpoints, tmp_path):
+    res = cli(["eval", tiny_checkpoints[("bert", "sequence-classification")], tmp_path])
+    assert_one_line_error(res, 2)
+    assert f"{tmp_path} is a directory, not a data file" in res.stderr

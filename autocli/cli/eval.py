@@ -62,7 +62,8 @@ def eval_cmd(
     if not data.is_file():
         from autocli.errors import UsageError
 
-        raise UsageError(f"no data file {data}", "give the path of a .jsonl, .csv, .tsv, .conll or text file")
+        what = f"{data} is a directory, not a data file" if data.is_dir() else f"no data file {data}"
+        raise UsageError(what, "give the path of a .jsonl, .csv, .tsv, .conll or text file")
     import torch
 
     torch.manual_seed(seed)
