@@ -325,3 +325,11 @@ def test_eval_of_a_directory_says_so(cli, tiny_checkpoints, tmp_path):
     res = cli(["eval", tiny_checkpoints[("bert", "sequence-classification")], tmp_path])
     assert_one_line_error(res, 2)
     assert f"{tmp_path} is a directory, not a data file" in res.stderr
+
+
+def test_similar_against_an_image_reads_texts_not_more_images(cli, clip_checkpoints, vision_images):
+    res = cli(["similar", clip_checkpoints["clip"], "--image", vision_images["jpeg"], vision_images["gray"], "a cat", "--format", "jsonl"])
+    assert res.exit_code == 7
+    [err] = _record_errors(res)
+    assert f"{vision_images['gray']} is an image file" in err["message"]
+    assert sum("score" in r for r in res.jsonl()) == 1
