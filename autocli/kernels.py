@@ -5,13 +5,17 @@ On CPU, torch's eager kernels stream float32 weights at a third of the read band
 GEMV runs on one core, MKL's x @ W uses a second one poorly); oneDNN's inner product, which torch ships
 with its CPU builds, reads the same [out, in] weights on every core with the same float32 arithmetic in
 another summation order (logits move by ~1e-6): 1.5-1.8x faster per decode step's weights (bench/RESULTS.md).
-16-bit weights gain nothing from it unpacked, so they keep F.linear. So:
+16-bit weights gain nothing from it as they are (oneDNN reorders them on every call), but packed once into
+oneDNN's blocked layout they stream ~1.6x faster than F.linear with the same results bit for bit. So:
 
-  auto    oneDNN for float32 on a CPU that torch runs with AVX2 or better and whose oneDNN build has
-          the inner product; otherwise eager
+  auto    float32: oneDNN on a CPU that torch runs with AVX2 or better and whose oneDNN build has the
+          inner product; bfloat16: packed oneDNN where the CPU has bf16 dot products (avx512_bf16,
+          amx_bf16: the measured case); float16: packed oneDNN where torch's oneDNN runs float16 on this
+          CPU (avx512_fp16 or avx_ne_convert); otherwise eager
   eager   torch's own kernels: float32 as x @ W over [in, out] weights (MKL's faster layout at one row),
           16-bit as F.linear over [out, in] (x @ W collapses there)
-  onednn  oneDNN's inner product; refused (exit 5) where torch has none
+  onednn  oneDNN's inner product, 16-bit weights packed; refused (exit 5) where torch's oneDNN cannot run
+          the dtype on this CPU
 
 This module imports torch only inside its functions: the CLI names its choices without loading torch.
 """
@@ -21,9 +25,11 @@ from __future__ import annotations
 from autocli.errors import Unsupported
 
 CHOICES = ("auto", "eager", "onednn")
-# the layouts project() runs (autocli.models._decoder): kernel name -> weight stored [in, out]?
-MATMUL, LINEAR, ONEDNN = "matmul", "linear", "onednn"
+# the layouts project() runs (autocli.models._decoder): x @ W over [in, out], F.linear or oneDNN over
+# [out, in], oneDNN over its own packed (opaque) copy of [out, in]
+MATMUL, LINEAR, ONEDNN, PACKED = "matmul", "linear", "onednn", "packed"
 FAST_ENOUGH = ("AVX2", "AVX512", "AVX512_BF16", "AMX")  # torch.backends.cpu.get_cpu_capability() values
+NATIVE_BF16 = ("avx512_bf16", "amx_bf16")  # CPU flags: bf16 dot products in hardware, not emulated
 
 
 def onednn_available() -> bool:
@@ -33,26 +39,66 @@ def onednn_available() -> bool:
             and torch.backends.cpu.get_cpu_capability() in FAST_ENOUGH)
 
 
+def packs(dtype) -> bool:
+    """Whether torch's oneDNN runs packed `dtype` (bfloat16, float16) weights on this CPU."""
+    import torch
+
+    mkldnn = torch.ops.mkldnn
+    if not (onednn_available() and hasattr(mkldnn, "_reorder_linear_weight")):
+        return False
+    if dtype == torch.bfloat16:
+        return mkldnn._is_mkldnn_bf16_supported()
+    return dtype == torch.float16 and mkldnn._is_mkldnn_fp16_supported()
+
+
+def packs_faster(dtype) -> bool:
+    """Packed weights where they measured faster than F.linear: bfloat16 on bf16 hardware (torch also
+    runs bf16 on plain AVX-512, emulated, unmeasured), and float16 wherever oneDNN runs it at all."""
+    import torch
+
+    from autocli.environment import cpu_info
+
+    if dtype == torch.bfloat16 and not set(NATIVE_BF16) & set(cpu_info()["features"]):
+        return False
+    return packs(dtype)
+
+
 def pick(choice: str, dtype, device) -> str:
-    """The layout every projection of a decoding model takes: MATMUL, LINEAR or ONEDNN."""
+    """The layout every projection of a decoding model takes: MATMUL, LINEAR, ONEDNN or PACKED."""
     import torch
 
     if choice not in CHOICES:
         raise Unsupported(f"--kernels {choice!r} is not one of {', '.join(CHOICES)}", "use --kernels auto")
     cpu = torch.device(device).type == "cpu"
-    eager = MATMUL if cpu and dtype == torch.float32 else LINEAR
-    if choice == "eager":
-        return eager
+    wide = dtype == torch.float32
+    eager = MATMUL if cpu and wide else LINEAR
     if choice == "onednn":
-        if not (cpu and onednn_available()):
-            raise Unsupported("--kernels onednn needs a CPU device and a torch built with oneDNN on an AVX2 CPU",
-                              "use --kernels auto")
-        return ONEDNN
-    return ONEDNN if cpu and dtype == torch.float32 and onednn_available() else eager
+        if not (cpu and (onednn_available() if wide else packs(dtype))):
+            raise Unsupported(f"--kernels onednn needs a CPU device and a torch whose oneDNN runs "
+                              f"{str(dtype).removeprefix('torch.')} on this CPU", "use --kernels auto")
+        return ONEDNN if wide else PACKED
+    if choice == "eager" or not cpu:
+        return eager
+    if wide:
+        return ONEDNN if onednn_available() else eager
+    return PACKED if packs_faster(dtype) else eager
 
 
 def onednn_linear(x, weight, bias):
-    """x (..., in) @ weight [out, in].T + bias -> (..., out), through oneDNN's inner product."""
+    """x (..., in) @ weight [out, in].T + bias -> (..., out), through oneDNN's inner product; weight dense
+    or packed by pack()."""
     import torch
 
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+def pack(weight):
+    """weight [out, in] (16-bit) -> oneDNN's opaque copy in the blocked layout its one-row inner product
+    reads fastest; unpack() gives the dense tensor back."""
+    import torch
+
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), 1)
+
+
+def unpack(packed):
+    return packed.to_dense()  # [out, in]

@@ -102,6 +102,10 @@ def generate_cmd(
     settings = _resolve(ckpt, tokenizer, flags, seq2seq, task_params)
     loaded = _load(ckpt, tokenizer, items, settings, seq2seq, chat, system, shared)
     loaded.module.kernels = kernels.value
+    if loaded.module.kind == "decoder":  # a kernel this CPU cannot run: refused once (exit 5), not per prompt
+        from autocli.kernels import pick
+
+        pick(kernels.value, loaded.dtype, loaded.device)
     o.note_time(shared.verbose, start, describe_load(ckpt, loaded, tokenizer, shared.tokenizer_source))
     _print(items, fmt, stats, shared, lambda on_text, on_stats: generate(
         loaded, tokenizer, items, settings, chat=chat, system=system, batch_size=shared.batch_size, logprobs=logprobs,

@@ -134,8 +134,10 @@ BackendOpt = Annotated[
                  "onnxruntime where it measured faster and its graph is cached, else torch.", rich_help_panel=RUN),
 ]
 KernelsOpt = Annotated[Kernels, typer.Option(
-    "--kernels", help="Matrix-vector kernels for decoding on CPU: auto (oneDNN for float32 where torch has it), eager "
-    "(torch's own), onednn. All keep float32's exactness.", rich_help_panel=RUN)]
+    "--kernels", help="Matrix-vector kernels for decoding on CPU: auto (oneDNN for float32 where torch has it, and for "
+    "bfloat16/float16 weights packed once where the CPU runs them natively), eager (torch's own), onednn (exit 5 where "
+    "this CPU cannot run the dtype). float32 logits move by ~1e-6; 16-bit ones are the eager kernels' bit for bit.",
+    rich_help_panel=RUN)]
 TokenizerSource = Annotated[
     Optional[str],
     typer.Option("--tokenizer", metavar="SRC", help="Use the tokenizer of another folder or Hub id (for checkpoints that ship weights only).", rich_help_panel=HUB),

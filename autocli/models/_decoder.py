@@ -71,23 +71,50 @@ class _Layout:
     """A projection whose weight is stored [out, in] or [in, out], run by the kernel that suits the layout.
 
     kernel (autocli.kernels): LINEAR (F.linear over [out, in], the checkpoint layout of nn.Linear), MATMUL
-    (x @ W over [in, out]: MKL streams float32 faster so at one row, while bfloat16 x @ W collapses ~20x)
-    or ONEDNN (oneDNN's inner product over [out, in]). relayout() switches once, before decoding.
+    (x @ W over [in, out]: MKL streams float32 faster so at one row, while bfloat16 x @ W collapses ~20x),
+    ONEDNN (oneDNN's inner product over [out, in]) or PACKED (oneDNN over its opaque packed copy of
+    [out, in]). relayout() switches once, before decoding; PACKED weights are packed by pack() after fusion,
+    and a part that fusion took into one packed weight keeps only a meta placeholder and `fused_into`.
+    dense() gives the values back in every layout, so state_dict() and a later relayout see plain tensors.
     """
 
     kernel = kernels.LINEAR
+    fused_into = None  # (packed fused weight [sum out, in], first row of this part) under PACKED
 
     @property
     def in_out(self) -> bool:
         return self.kernel == kernels.MATMUL
 
+    def dense(self) -> torch.Tensor:
+        """The weight as a plain tensor: [in, out] under MATMUL, else [out, in]."""
+        if self.fused_into is not None:
+            packed, start = self.fused_into
+            return kernels.unpack(packed).narrow(0, start, self.weight.shape[0])
+        return kernels.unpack(self.weight) if self.weight.is_mkldnn else self.weight.detach()
+
     def relayout(self, kernel: str) -> None:
+        if kernel == self.kernel:
+            return
+        w, moved = self.dense(), self.weight.is_mkldnn or self.fused_into is not None
         if (kernel == kernels.MATMUL) != self.in_out:
-            self.weight = nn.Parameter(self.weight.detach().t().contiguous(), requires_grad=False)
-        self.kernel = kernel
+            w, moved = w.t().contiguous(), True
+        if moved:
+            self.weight = nn.Parameter(w, requires_grad=False)
+        self.kernel, self.fused_into = kernel, None
+
+    def pack(self) -> None:
+        """A PACKED projection that no fusion took: its own packed copy (the dense one is freed unless
+        another module holds it: a head tied to the embedding)."""
+        if self.kernel == kernels.PACKED and self.fused_into is None and not self.weight.is_mkldnn:
+            self.weight = nn.Parameter(kernels.pack(self.weight.detach()), requires_grad=False)
 
     def forward(self, x):
         return project(x, self.weight, self.bias, self.kernel)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self.kernel == kernels.PACKED:
+            destination[prefix + "weight"] = self.dense()
 
 
 class Linear(_Layout, nn.Linear):
@@ -121,10 +148,10 @@ def linear(n_in: int, n_out: int, bias: bool = True) -> Linear:
 
 
 def project(x, weight, bias, kernel: str):
-    """x (..., in) -> (..., out) with weight [out, in] (LINEAR, ONEDNN) or [in, out] (MATMUL)."""
+    """x (..., in) -> (..., out) with weight [out, in] (LINEAR, ONEDNN), [in, out] (MATMUL) or packed (PACKED)."""
     if kernel == kernels.LINEAR:
         return F.linear(x, weight, bias)
-    if kernel == kernels.ONEDNN:
+    if kernel == kernels.ONEDNN or kernel == kernels.PACKED:
         return kernels.onednn_linear(x, weight, bias)
     flat = x.reshape(-1, x.shape[-1])
     y = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
@@ -133,7 +160,8 @@ def project(x, weight, bias, kernel: str):
 
 def fuse(*parts: _Layout, done: tuple | None = None) -> tuple | None:
     """Projections of one input as one matrix (q/k/v, gate/up): one kernel call instead of several per
-    decoding step. Each part's weight becomes a view into the fused one, so no memory is added.
+    decoding step. Each part's weight becomes a view into the fused one, so no memory is added; under
+    PACKED the fused weight is packed and the parts keep placeholders (_Layout.dense() reads them back).
     Returns (weight, bias, kernel) for project(), or None when the parts cannot be fused; `done`, an earlier
     fusion, is kept while the parts' kernel is the same."""
     kernel, in_out = parts[0].kernel, parts[0].in_out
@@ -143,16 +171,21 @@ def fuse(*parts: _Layout, done: tuple | None = None) -> tuple | None:
     if any(p.kernel != kernel or (p.bias is not None) != with_bias for p in parts):
         return None
     dim = 1 if in_out else 0  # the output dimension
-    weight = torch.cat([p.weight.detach() for p in parts], dim=dim)
+    weight = torch.cat([p.dense() for p in parts], dim=dim)
     bias = torch.cat([p.bias.detach() for p in parts]) if with_bias else None
+    packed = kernels.pack(weight) if kernel == kernels.PACKED else None
     start = 0
     for p in parts:
         n = p.weight.shape[dim]
-        p.weight = nn.Parameter(weight.narrow(dim, start, n), requires_grad=False)
+        if packed is None:
+            p.weight = nn.Parameter(weight.narrow(dim, start, n), requires_grad=False)
+        else:  # the rows live in the packed weight only
+            p.weight = nn.Parameter(torch.empty_like(p.weight, device="meta"), requires_grad=False)
+            p.fused_into = (packed, start)
         if with_bias:
             p.bias = nn.Parameter(bias.narrow(0, start, n), requires_grad=False)
         start += n
-    return weight, bias, kernel
+    return (weight if packed is None else packed), bias, kernel
 
 
 class FeedForward(nn.Module):
@@ -236,13 +269,15 @@ class Backbone(nn.Module):
 # --- laying out a loaded model ------------------------------------------------------------------
 
 def lay_out_for_decoding(model: nn.Module, kernel: str) -> None:
-    """Each projection run by `kernel` in its layout; q/k/v and gate/up fused."""
-    for sub in model.modules():
-        if isinstance(sub, _Layout):
-            sub.relayout(kernel)
+    """Each projection run by `kernel` in its layout; q/k/v and gate/up fused (then packed: one packing each)."""
+    layouts = [sub for sub in model.modules() if isinstance(sub, _Layout)]
+    for sub in layouts:
+        sub.relayout(kernel)
     for sub in model.modules():
         if hasattr(sub, "fuse_for_decoding"):
             sub.fuse_for_decoding()
+    for sub in layouts:
+        sub.pack()
 
 
 def relayout_loaded(model: nn.Module) -> None:
