@@ -13,7 +13,8 @@ Rows per case, interleaved in every round (the machine drifts) and best round ke
   transformers   model.generate(..., do_sample=False): time to first token = a 1-token generate,
                  decode ms/token = (128-token generate - 1-token generate) / 127
   autocli        tasks.gen_loop.run_batch (prefill, then one decode call per token, text decoded too), with the
-                 default kernels (--kernels auto: oneDNN where torch has it) and with torch's eager ones
+                 default kernels (--kernels auto: oneDNN where torch has it, 16-bit weights packed where the CPU
+                 has bf16 units) and with torch's eager ones
   prefill        autocli's prefill of a 256-token prompt, per token (the cost --dtype auto weighs)
   torch bound    every weight matrix of the decode step multiplied by one row with torch's eager kernels back
                  to back, F.linear on [out, in] and (float32) x @ W on [in, out], the faster of the two: the time
@@ -81,6 +82,8 @@ def kernel_bound(*modules) -> tuple[float, int]:
     best = float("inf")
     for module in modules:
         mats = [m for m in module.modules() if isinstance(m, _Layout)]
+        if any(m.weight.is_mkldnn or m.weight.is_meta for m in mats):
+            continue  # packed for oneDNN (--kernels auto, 16-bit): not torch's eager kernels
         nbytes = sum(m.weight.numel() * m.weight.element_size() for m in mats)
         calls = []
         for m in mats:
