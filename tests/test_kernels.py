@@ -121,16 +121,18 @@ def test_outputs_from_equals_the_full_pass(decoder_root, variant, start):
     assert (part - full[:, start:])[real].abs().max() <= 1e-5
 
 
-def test_strided_loss_is_the_same_on_every_kernel(decoder_root, tmp_path):
+@pytest.mark.parametrize("variant, dtype, fast", [("gpt2", "float32", "auto"),
+                                                  pytest.param("llama", "bfloat16", "onednn", marks=needs_bf16)])
+def test_strided_loss_is_the_same_on_every_kernel(decoder_root, tmp_path, variant, dtype, fast):
     from autocli.evaluate import EvalOptions
     from autocli.evaluate.lm import evaluate
 
-    folder = build_decoder(decoder_root, "gpt2", "causal-lm")
+    folder = build_decoder(decoder_root, variant, "causal-lm")
     text = tmp_path / "text.txt"
     text.write_text("The quick brown fox jumps over the lazy dog. " * 30, encoding="utf-8")
     losses = []
-    for choice in ("eager", "auto"):
-        model, tok = _load(folder, choice)
+    for choice in ("eager", fast):
+        model, tok = _load(folder, choice, dtype)
         out = evaluate(model, tok, text, EvalOptions(batch_size=4, max_length=40, stride=16, quiet=True))
         losses.append(out.metrics["loss"])
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
@@ -200,22 +202,6 @@ def test_packed_layout_goes_back_to_the_dense_one(decoder_root):
     assert model.module.model.layers[0].self_attn.qkv[2] == kernels.LINEAR
     assert not any(m.weight.is_mkldnn or m.weight.is_meta for m in model.module.modules() if hasattr(m, "relayout"))
     assert got_ids == want_ids and torch.equal(got, want)
-
-
-@needs_bf16
-def test_strided_loss_in_bf16_is_the_same_packed(decoder_root, tmp_path):
-    from autocli.evaluate import EvalOptions
-    from autocli.evaluate.lm import evaluate
-
-    folder = build_decoder(decoder_root, "llama", "causal-lm")
-    text = tmp_path / "text.txt"
-    text.write_text("The quick brown fox jumps over the lazy dog. " * 30, encoding="utf-8")
-    losses = []
-    for choice in ("eager", "onednn"):
-        model, tok = _load(folder, choice, "bfloat16")
-        out = evaluate(model, tok, text, EvalOptions(batch_size=4, max_length=40, stride=16, quiet=True))
-        losses.append(out.metrics["loss"])
-    assert losses[0] == pytest.approx(losses[1], abs=1e-4)
 
 
 @needs_bf16
