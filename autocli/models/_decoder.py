@@ -6,7 +6,8 @@ A backbone is called as backbone(input_ids (B, T), step) -> hidden (B, T, H), wh
 (autocli.models._cache) carries position ids, masks and the cache (None outside generation).
 Decoding is batch-1 matrix-vector products plus many tiny ops, so before the first decode the
 projections are re-laid for the matrix-vector kernel autocli.kernels picks and q/k/v (and gate/up)
-are fused into one product each; both keep the checkpoint's names and add no memory.
+are fused into one product each; both keep the checkpoint's names and add no memory (except a packed
+head tied to the embedding: the embedding keeps the dense weight).
 """
 
 from __future__ import annotations
