@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 import autocli
+from autocli.backends import onnx_fuse
 
 GRAPH = "model.onnx"
 MANIFEST = "manifest.json"
@@ -51,6 +52,7 @@ def built_from(loaded, ckpt) -> dict:
         "inputs": list(inputs_of(loaded)),
         "dtype": str(loaded.dtype).replace("torch.", ""),
         "opset": OPSET,
+        "fusion": onnx_fuse.recipe(loaded.module.kind),
         "code_sha256": code_hash(),
         "autocli": autocli.__version__,
         "torch": torch.__version__,

@@ -15,7 +15,7 @@ import warnings
 
 import torch
 
-from autocli.backends import onnx_cache
+from autocli.backends import onnx_cache, onnx_fuse
 from autocli.errors import Unsupported
 from autocli.extras import need
 
@@ -33,7 +33,7 @@ class OrtModule:
         graph = onnx_cache.cached_graph(loaded, ckpt)
         if graph is None:
             graph = export(loaded, ckpt, quiet)
-        return cls(session(ort, graph), loaded.module, onnx_cache.inputs_of(loaded))
+        return cls(session(ort, graph, loaded.module.kind), loaded.module, onnx_cache.inputs_of(loaded))
 
     def __call__(self, first, attention_mask=None, token_type_ids=None):
         """The TaskModel's forward: (input_ids | pixel_values | input_values, attention_mask, token_type_ids)."""
@@ -61,13 +61,14 @@ class OrtModule:
         return getattr(self.torch_module, name)
 
 
-def session(ort, graph):
+def session(ort, graph, kind: str):
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()  # the threads torch would have used
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: its warnings are about graph fusions, not the user's inputs
-    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    disabled = list(onnx_fuse.DISABLED_IN_SESSION) if onnx_fuse.recipe(kind) else []
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"], disabled_optimizers=disabled)
 
 
 def export(loaded, ckpt, quiet: bool = False):
@@ -91,6 +92,8 @@ def export(loaded, ckpt, quiet: bool = False):
                 first = (re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines() or [type(e).__name__])[0][:200]
                 raise Unsupported(f"this {loaded.config.model_type} model could not be exported to ONNX ({first})",
                                   "use --backend torch") from None
+            if onnx_fuse.recipe(loaded.module.kind):
+                onnx_fuse.fuse(staging / onnx_cache.GRAPH, loaded.module.kind)
         verify(loaded, staging / onnx_cache.GRAPH, sample, names)
     except Exception:
         import shutil
@@ -128,7 +131,7 @@ def _image_shape(module) -> tuple[int, int, int]:
 def verify(loaded, graph, sample, names) -> None:
     """The graph on other shapes than traced must give the torch forward's outputs: refuse it otherwise."""
     ort = need("onnxruntime", "onnx")
-    runner = OrtModule(session(ort, graph), loaded.module, names)
+    runner = OrtModule(session(ort, graph, loaded.module.kind), loaded.module, names)
     check = _reshaped(sample)
     with torch.inference_mode():
         want = loaded.module(*check)
@@ -174,6 +177,8 @@ def _quiet_export():
 
 def _numpy(tensor, name: str):
     t = torch.as_tensor(tensor)
+    if name == "attention_mask":
+        t = t != 0  # 0/1, as the fused graph's Attention nodes read it (any nonzero value marks a real position)
     if name != "pixel_values" and name != "input_values":
         t = t.long()
     return t.detach().cpu().contiguous().numpy()

@@ -7,8 +7,17 @@ position bias, as transformers' eager path adds them).
 
 from __future__ import annotations
 
+import math
+import sys
+
 import torch
 import torch.nn.functional as F
+
+
+def exporting() -> bool:
+    """Whether torch.onnx.export is tracing. torch.onnx is imported by then; asking it otherwise would import it."""
+    onnx = sys.modules.get("torch.onnx")
+    return onnx is not None and onnx.is_in_onnx_export()
 
 
 # --- masks ---------------------------------------------------------------------------------------
@@ -20,6 +29,8 @@ def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
     """
     if attention_mask is None or (not torch.compiler.is_compiling() and bool(attention_mask.all())):
         return None  # a traced graph keeps the mask: whether rows are padded is only known when it runs
+    if exporting():  # BERT's form, fused by ONNX Runtime's optimizer: the same 0 / finfo.min for a 0/1 mask
+        return (1 - attention_mask.unsqueeze(1).unsqueeze(2).to(dtype)) * torch.finfo(dtype).min  # (B, 1, 1, S)
     keep = attention_mask[:, None, None, :].to(torch.bool)  # (B, 1, 1, S)
     zero = torch.zeros((), dtype=dtype, device=attention_mask.device)
     return torch.where(keep, zero, torch.finfo(dtype).min)
@@ -46,8 +57,8 @@ def add(*masks):
 # --- heads ---------------------------------------------------------------------------------------
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    B, T, _ = x.shape
-    return x.view(B, T, num_heads, -1).transpose(1, 2)  # (B, nh, T, hd)
+    B, T, C = x.shape
+    return x.view(B, T, num_heads, C // num_heads).transpose(1, 2)  # (B, nh, T, hd): hd spelled out for graph optimizers
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
@@ -68,11 +79,24 @@ def attend(q, k, v, mask=None, scale: float | None = None, softcap: float | None
     if softcap is not None:
         return _attend_capped(q, k, v, mask, scale, softcap)
     gqa = k.shape[1] != q.shape[1]
+    if exporting() and not gqa and (mask is None or (torch.is_tensor(mask) and mask.dtype == q.dtype)):
+        return _attend_exported(q, k, v, mask, scale)
     if isinstance(mask, str):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale, enable_gqa=gqa)
     if mask is not None and mask.dtype != torch.bool and mask.dtype != q.dtype:
         mask = mask.to(q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=gqa)
+
+
+def _attend_exported(q, k, v, mask, scale: float | None):
+    """SDPA written out as BERT's eager attention (q @ kᵀ / √hd + mask, softmax, @ v), while exporting to ONNX:
+    the pattern ONNX Runtime's optimizer fuses into one Attention node (SDPA's own export scales q and k
+    apart, which it does not match)."""
+    scores = torch.matmul(q, k.transpose(-1, -2))  # (B, nh, T, S)
+    scores = scores / math.sqrt(q.shape[-1]) if scale is None else scores * scale
+    if mask is not None:
+        scores = scores + mask
+    return torch.matmul(scores.softmax(-1), v)  # (B, nh, T, hd)
 
 
 def _attend_one(q, k, v, mask, scale: float, softcap: float | None = None):

@@ -103,6 +103,9 @@ def pool(hidden, mask, modes: tuple[str, ...]):
 
     m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
     counts = m.sum(1).clamp(min=1e-9)  # (B, 1)
+    summed = None  # the masked sum over tokens, as one batched matmul: no (B, T, H) product in memory
+    if "mean" in modes or "mean_sqrt_len" in modes:
+        summed = torch.bmm(m.transpose(1, 2), hidden).squeeze(1)  # (B, H)
     parts = []
     for mode in modes:
         if mode == "cls":
@@ -110,9 +113,9 @@ def pool(hidden, mask, modes: tuple[str, ...]):
         elif mode == "max":
             parts.append(hidden.masked_fill(m == 0, -1e9).max(1).values)  # (B, H)
         elif mode == "mean":
-            parts.append((hidden * m).sum(1) / counts)  # (B, H)
+            parts.append(summed / counts)  # (B, H)
         elif mode == "mean_sqrt_len":
-            parts.append((hidden * m).sum(1) / counts.sqrt())  # (B, H)
+            parts.append(summed / counts.sqrt())  # (B, H)
         elif mode == "weightedmean":
             w = m * torch.arange(1, hidden.shape[1] + 1, device=hidden.device, dtype=hidden.dtype)[None, :, None]  # (B, T, 1)
             parts.append((hidden * w).sum(1) / w.sum(1).clamp(min=1e-9))  # (B, H)
