@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from autocli import errors  # noqa: E402
-from autocli.backends import onnx_cache  # noqa: E402
+from autocli.backends import onnx_cache, onnx_fuse  # noqa: E402
 from autocli.models import load_model_from_dir  # noqa: E402
 from tests.fx_models import CONFIG_VARIANTS, ENCODER_PAIRS, build_checkpoint  # noqa: E402
 from tests.fx_vision import VISION_ROWS, vision_checkpoints  # noqa: E402,F401  (the fixture)
@@ -47,6 +47,58 @@ def test_runs_through_the_session(tiny_checkpoints):
         got = m(ids[:rows, :width], mask[:rows, :width], types[:rows, :width])
         want = m.module.torch_module(ids[:rows, :width], mask[:rows, :width], types[:rows, :width])
         assert got.shape == want.shape and float((got - want).abs().max()) <= TOL
+
+
+FUSED_FAMILIES = sorted({f for f, _ in ENCODER_PAIRS})
+
+
+def _op_types(m, folder) -> list[str]:
+    import onnx
+
+    graph = _cache_of(m, folder)[0] / onnx_cache.GRAPH
+    return [n.op_type for n in onnx.load(str(graph), load_external_data=False).graph.node]
+
+
+@pytest.mark.parametrize("family", FUSED_FAMILIES)
+def test_encoder_graph_is_fused(tiny_checkpoints, family):
+    """ONNX Runtime's optimizer matched every layer's attention (one Attention node each) and no add +
+    LayerNorm pair was merged into the slower SkipLayerNormalization."""
+    task = "base"
+    m = load_model_from_dir(tiny_checkpoints[family, task], task, **ORT)
+    ops = _op_types(m, tiny_checkpoints[family, task])
+    layers = m.config.get("num_layers")
+    # ALBERT's first layer reads the embedding projection, not a LayerNorm (where the optimizer anchors its
+    # match): that one stays unfused, and the graph is still checked against torch on export
+    unfused = 1 if family == "albert" else 0
+    assert ops.count("Attention") == layers - unfused and ops.count("Softmax") == unfused, ops
+    assert "SkipLayerNormalization" not in ops
+    manifest = json.loads((_cache_of(m, tiny_checkpoints[family, task])[0] / onnx_cache.MANIFEST).read_text())
+    assert manifest["built_from"]["fusion"]["recipe"] == onnx_fuse.RECIPE
+
+
+def test_fused_graph_reads_any_mask_not_only_right_padding(tiny_checkpoints):
+    """The Attention nodes take the raw 0/1 mask: left padding, a hole, and nonzero values other than 1 give
+    the torch forward's numbers (sequence lengths alone would get them wrong)."""
+    m = load_model_from_dir(tiny_checkpoints["bert", "sequence-classification"], "sequence-classification", **ORT)
+    ids, _, types = _batch(m, "sequence-classification")
+    mask = torch.ones_like(ids)
+    mask[0, :4] = 0  # left padding
+    mask[1, 3:6] = 0  # a hole
+    mask[2, -2:] = 0
+    mask[2, :3] = 7  # any nonzero value marks a real token, as in torch
+    got = m(ids, mask, types)
+    want = m.module.torch_module(ids, mask, types)
+    assert float((got - want).abs().max()) <= TOL
+
+
+def test_graph_fused_otherwise_is_stale(tiny_checkpoints, tmp_path, monkeypatch):
+    folder = _copy(tiny_checkpoints["bert", "token-classification"], tmp_path / "ckpt")
+    m = load_model_from_dir(folder, "token-classification", **ORT)
+    where, expected, ckpt = _cache_of(m, folder)
+    assert onnx_cache.stale(where, expected) is None
+    monkeypatch.setattr(onnx_fuse, "RECIPE", "another fusion recipe")
+    assert "built from another fusion" in onnx_cache.stale(where, _cache_of(m, folder)[1])
+    assert onnx_cache.cached_graph(m, ckpt) is None  # never run: the next onnxruntime load exports again
 
 
 def test_torch_module_still_answers_the_rest(tiny_checkpoints):
