@@ -24,18 +24,22 @@ WARN_MAX_INDICES = 10
 # activations leave the caches and throughput drops. bert-base, 2 threads: 384-token windows run 17% slower
 # in batches of 32 than of 4-16; 128-token rows are flat up to 16 and 5% slower at 32.
 CPU_MAX_BATCH_TOKENS = 4096
-# Inputs are read and run a window of this many batches at a time: length-sorting pays off within a
-# window, and its records come out (in input order) as soon as it is done, with memory bounded by it.
-# Short sentences of 5-60 words in batches of 32 pad 9.6% over their real tokens in windows of 8 batches,
-# 2.5% in windows of 32 and 0.2% sorted all at once (bench/RESULTS.md, onnxruntime section).
-WINDOW_BATCHES = 32
+# Inputs are read and run a window of batches at a time: length-sorting pays off within a window, and its
+# records come out (in input order) as soon as it is done, with memory bounded by it. The first window is
+# short, so that the first records come out soon; later ones are longer, as short sentences of 5-60 words in
+# batches of 32 pad 9.6% over their real tokens in windows of 8 batches, 2.5% in windows of 32 and 0.2%
+# sorted all at once (bench/RESULTS.md, onnxruntime section).
+WINDOW_BATCHES = 8
+LATER_WINDOW_BATCHES = 32
 
 
 def input_windows(items: Iterable, batch_size: int) -> Iterator[list]:
-    """Consecutive lists of at most WINDOW_BATCHES * batch_size items, read from `items` as needed."""
-    it = iter(items)
-    while chunk := list(itertools.islice(it, WINDOW_BATCHES * max(1, batch_size))):
+    """Consecutive lists of WINDOW_BATCHES * batch_size items, then of LATER_WINDOW_BATCHES * batch_size
+    (the last one shorter), read from `items` as needed."""
+    it, size = iter(items), WINDOW_BATCHES
+    while chunk := list(itertools.islice(it, size * max(1, batch_size))):
         yield chunk
+        size = LATER_WINDOW_BATCHES
 
 
 @dataclass
