@@ -4,12 +4,13 @@ Decoding one token is a matrix-vector product per weight matrix, bound by how fa
 On CPU, torch's eager kernels stream float32 weights at a third of the read bandwidth or less (F.linear's
 GEMV runs on one core, MKL's x @ W uses a second one poorly); oneDNN's inner product, which torch ships
 with its CPU builds, reads the same [out, in] weights on every core with the same float32 arithmetic in
-another summation order (logits move by ~1e-6): 1.5-1.8x faster per decode step's weights (bench/RESULTS.md).
+another summation order (logits move by ~1e-6): 1.5-1.8x faster per decode step's weights, and float32
+weights packed once into its blocked layout another ~1.5x, at about the read bandwidth (bench/RESULTS.md).
 16-bit weights gain nothing from it as they are (oneDNN reorders them on every call), but packed once into
 oneDNN's blocked layout they stream ~1.6x faster than F.linear with the same results bit for bit. So:
 
-  auto    float32: oneDNN on a CPU that torch runs with AVX2 or better and whose oneDNN build has the
-          inner product; bfloat16: packed oneDNN where the CPU has bf16 dot products (avx512_bf16,
+  auto    float32: packed oneDNN on a CPU that torch runs with AVX2 or better and whose oneDNN build has
+          the inner product and its packing (dense oneDNN without the packing); bfloat16: packed oneDNN where the CPU has bf16 dot products (avx512_bf16,
           amx_bf16: the measured case); float16: packed oneDNN where torch's oneDNN runs float16 on this
           CPU (avx512_fp16 or avx_ne_convert); otherwise eager
   eager   torch's own kernels: float32 as x @ W over [in, out] weights (MKL's faster layout at one row),
@@ -40,7 +41,7 @@ def onednn_available() -> bool:
 
 
 def packs(dtype) -> bool:
-    """Whether torch's oneDNN runs packed `dtype` (bfloat16, float16) weights on this CPU."""
+    """Whether torch's oneDNN runs packed `dtype` (float32, bfloat16, float16) weights on this CPU."""
     import torch
 
     mkldnn = torch.ops.mkldnn
@@ -48,7 +49,7 @@ def packs(dtype) -> bool:
         return False
     if dtype == torch.bfloat16:
         return mkldnn._is_mkldnn_bf16_supported()
-    return dtype == torch.float16 and mkldnn._is_mkldnn_fp16_supported()
+    return dtype == torch.float32 or (dtype == torch.float16 and mkldnn._is_mkldnn_fp16_supported())
 
 
 def packs_faster(dtype) -> bool:
@@ -76,11 +77,11 @@ def pick(choice: str, dtype, device) -> str:
         if not (cpu and (onednn_available() if wide else packs(dtype))):
             raise Unsupported(f"--kernels onednn needs a CPU device and a torch whose oneDNN runs "
                               f"{str(dtype).removeprefix('torch.')} on this CPU", "use --kernels auto")
-        return ONEDNN if wide else PACKED
+        return PACKED if packs(dtype) else ONEDNN
     if choice == "eager" or not cpu:
         return eager
     if wide:
-        return ONEDNN if onednn_available() else eager
+        return PACKED if packs(dtype) else ONEDNN if onednn_available() else eager
     return PACKED if packs_faster(dtype) else eager
 
 
@@ -93,11 +94,13 @@ def onednn_linear(x, weight, bias):
 
 
 def pack(weight):
-    """weight [out, in] (16-bit) -> oneDNN's opaque copy in the blocked layout its one-row inner product
-    reads fastest; unpack() gives the dense tensor back."""
+    """weight [out, in] -> oneDNN's opaque copy in the blocked layout its one-row inner product reads
+    fastest (float32: the layout packed for any batch size, which streams ~1.5x faster than dense at one row,
+    where the one-row packing gains nothing); unpack() gives the dense tensor back."""
     import torch
 
-    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), 1)
+    rows = None if weight.dtype == torch.float32 else 1
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), rows)
 
 
 def unpack(packed):

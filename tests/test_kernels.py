@@ -56,7 +56,7 @@ def test_pick_follows_the_choice_and_the_dtype():
         else:
             with pytest.raises(Unsupported):
                 kernels.pick("onednn", half, "cpu")
-    want = kernels.ONEDNN if kernels.onednn_available() else kernels.MATMUL
+    want = kernels.PACKED if kernels.packs(torch.float32) else kernels.ONEDNN if kernels.onednn_available() else kernels.MATMUL
     assert kernels.pick("auto", torch.float32, "cpu") == want
     with pytest.raises(Unsupported):
         kernels.pick("fastest", torch.float32, "cpu")
@@ -99,7 +99,7 @@ def test_onednn_decoding_equals_eager(decoder_root, variant):
     want_ids, want = _steps(eager, rows, 0)
     got_ids, got = _steps(fast, rows, 0)
     layouts = {m.kernel for m in fast.module.modules() if hasattr(m, "relayout")}
-    assert layouts == {kernels.ONEDNN}
+    assert layouts == {kernels.PACKED if kernels.packs(torch.float32) else kernels.ONEDNN}
     assert got_ids == want_ids
     assert (got - want).abs().max() <= 1e-4
 
