@@ -74,7 +74,8 @@ def attend(q, k, v, mask=None, scale: float | None = None, softcap: float | None
     softcap (Gemma 2) bounds the scores, cap * tanh(scores / cap), before the mask: SDPA cannot, so those
     models take the explicit path.
     """
-    if q.shape[2] == 1 and q.device.type == "cpu":
+    one_cpu = q.shape[2] == 1 and q.device.type == "cpu"
+    if one_cpu and (mask is not None or softcap is not None or q.dtype != torch.float32):
         return _attend_one(q, k, v, mask, q.shape[-1] ** -0.5 if scale is None else scale, softcap)
     if softcap is not None:
         return _attend_capped(q, k, v, mask, scale, softcap)
@@ -100,8 +101,9 @@ def _attend_exported(q, k, v, mask, scale: float | None):
 
 
 def _attend_one(q, k, v, mask, scale: float, softcap: float | None = None):
-    """One query per row (decoding): a few small ops instead of SDPA's per-call setup, which costs more than
-    the arithmetic here. Query heads sharing a KV head are grouped, so K/V are never repeated."""
+    """One query per row (decoding) with a mask, 16-bit or soft-capped: a few small ops instead of SDPA's
+    per-call setup, which costs more than the arithmetic here (float32 without a mask: SDPA's one-query path
+    is faster). Query heads sharing a KV head are grouped, so K/V are never repeated."""
     B, nh, _, hd = q.shape
     nkv, S = k.shape[1], k.shape[2]
     dtype = q.dtype

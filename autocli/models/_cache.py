@@ -23,25 +23,32 @@ class KVCache:
         self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)  # (B,): position id of the next token
         self.capacity = capacity
         self.length = 0  # slots written
+        self.padded = False  # some slot written so far holds padding
         self.ids = None  # (B, capacity) token ids, kept only for a model that may replay them (Step.remember)
 
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.k + self.v)
 
-    def step(self, attention_mask: torch.Tensor) -> "Step":
-        """Reserve slots for a (B, T) chunk whose real tokens are marked 1 in attention_mask."""
-        B, T = attention_mask.shape
+    def step(self, attention_mask: torch.Tensor | None) -> "Step":
+        """Reserve slots for a (B, T) chunk whose real tokens are marked 1 in attention_mask; None: one real
+        token per row (a decoding step, which then costs no mask arithmetic)."""
+        T = 1 if attention_mask is None else attention_mask.shape[1]
         start = self.length
         if start + T > self.capacity:
             raise UsageError(f"the KV cache holds {self.capacity} tokens; {start + T} were asked for", "raise the cache size")
-        real = attention_mask.to(torch.bool)
-        self.valid[:, start:start + T] = real
-        positions = self.next_pos[:, None] + real.long().cumsum(-1) - 1  # (B, T): pads repeat a neighbour
-        positions = positions.clamp(min=0)
+        if attention_mask is None:
+            self.valid[:, start] = True
+            positions = self.next_pos[:, None]  # (B, 1)
+        else:
+            real = attention_mask.to(torch.bool)
+            self.valid[:, start:start + T] = real
+            self.padded = self.padded or not bool(real.all())
+            positions = self.next_pos[:, None] + real.long().cumsum(-1) - 1  # (B, T): pads repeat a neighbour
+            positions = positions.clamp(min=0)
         self.next_pos = positions[:, -1] + 1 if T else self.next_pos
         self.length = start + T
-        return Step(positions, self.valid[:, : start + T], start, self)
+        return Step(positions, self.valid[:, : start + T], start, self, all_real=not self.padded)
 
     def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor):
         """Store k/v (B, nkv, T, hd) at slots [start, start+T); return every slot so far."""
@@ -58,9 +65,11 @@ class Step:
     whose queries start at `outputs_from` while its keys and values cover every row.
     """
 
-    def __init__(self, positions, valid, start: int = 0, cache: KVCache | None = None, outputs_from: int = 0):
+    def __init__(self, positions, valid, start: int = 0, cache: KVCache | None = None, outputs_from: int = 0,
+                 all_real: bool | None = None):
         self.positions = positions
         self.valid = valid
+        self.all_real = all_real  # every key slot real (None: look at valid)
         self.start = start
         self.cache = cache
         self.outputs_from = outputs_from  # only the hidden states of positions >= this are wanted
@@ -118,7 +127,7 @@ class Step:
 
     def _build(self, window):
         T, S = self.length, self.valid.shape[1]
-        all_real = bool(self.valid.all())
+        all_real = bool(self.valid.all()) if self.all_real is None else self.all_real
         short = window is None or S <= window
         if all_real and short:
             if T == 1:

@@ -110,7 +110,7 @@ class TaskModel(nn.Module):
     def decode(self, tokens, cache: KVCache) -> torch.Tensor:
         """One new token per row (B,) -> logits (B, V) for the next one."""
         ids = tokens.view(-1, 1)  # (B, 1)
-        h = self.backbone(ids, cache.step(torch.ones_like(ids)))  # (B, 1, H)
+        h = self.backbone(ids, cache.step(None))  # (B, 1, H)
         return self.logits(h[:, -1])  # (B, V)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
