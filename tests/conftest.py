@@ -109,7 +109,7 @@ def assert_one_line_error(res: Result, code: int) -> None:
 AUTOCLI_SCRIPT = Path(sys.executable).with_name("autocli")
 
 
-def run_script(args: list[str], input: str | bytes | None = None, env: dict | None = None, timeout: float = 120,
+def run_script(args: list[str], input: str | bytes | None = None, env: dict | None = None, timeout: float = 300,
                pipefail_head: int | None = None) -> Result:
     """Run the installed `autocli` console script as a real process on this tree's code (PYTHONPATH).
 
