@@ -10,9 +10,9 @@ weights packed once into its blocked layout another ~1.5x, at about the read ban
 oneDNN's blocked layout they stream ~1.6x faster than F.linear with the same results bit for bit. So:
 
   auto    float32: packed oneDNN on a CPU that torch runs with AVX2 or better and whose oneDNN build has
-          the inner product and its packing (dense oneDNN without the packing); bfloat16: packed oneDNN where the CPU has bf16 dot products (avx512_bf16,
-          amx_bf16: the measured case); float16: packed oneDNN where torch's oneDNN runs float16 on this
-          CPU (avx512_fp16 or avx_ne_convert); otherwise eager
+          the inner product and its packing (dense oneDNN without the packing); bfloat16: packed oneDNN
+          where the CPU has bf16 dot products (avx512_bf16, amx_bf16: the measured case); float16: packed
+          oneDNN where torch's oneDNN runs float16 on this CPU (avx512_fp16 or avx_ne_convert); otherwise eager
   eager   torch's own kernels: float32 as x @ W over [in, out] weights (MKL's faster layout at one row),
           16-bit as F.linear over [out, in] (x @ W collapses there)
   onednn  oneDNN's inner product, 16-bit weights packed; refused (exit 5) where torch's oneDNN cannot run
@@ -53,8 +53,9 @@ def packs(dtype) -> bool:
 
 
 def packs_faster(dtype) -> bool:
-    """Packed weights where they measured faster than F.linear: bfloat16 on bf16 hardware (torch also
-    runs bf16 on plain AVX-512, emulated, unmeasured), and float16 wherever oneDNN runs it at all."""
+    """Whether auto packs 16-bit weights: bfloat16 only on bf16 hardware, where it measured faster than
+    F.linear (torch also runs bf16 emulated on plain AVX-512: unmeasured, so not chosen); float16 wherever
+    oneDNN runs it (no such CPU measured yet)."""
     import torch
 
     from autocli.environment import cpu_info
